@@ -1,0 +1,1 @@
+"""Melmastoon reporting-service: the shared library behind every function and job."""

@@ -1,0 +1,304 @@
+"""Postgres repositories. Every statement is parameterised and runs inside the UoW's tenant-scoped transaction."""
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any, Callable
+
+from reporting.adapters.postgres.connection import Connection, execute, fetch_all, fetch_one
+from reporting.domain.artifact import Artifact
+from reporting.domain.errors import ConcurrentUpdate
+from reporting.domain.report_run import ReportRun, RunOrigin, RunState
+from reporting.domain.template import Template, TemplateCategory, TemplateVersion, VersionStatus
+from reporting.domain.tenant import Property, Residency, Tenant, TenantStatus
+
+
+def _s(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+class _Repo:
+    def __init__(self, conn: Connection, track: Callable[[Any], None]) -> None:
+        self._conn = conn
+        self._track = track
+
+
+class TenantRepository(_Repo):
+    def get(self, tenant_id: str) -> Tenant | None:
+        row = fetch_one(self._conn, "SELECT * FROM reporting.tenants WHERE tenant_id = :t::uuid", {"t": tenant_id})
+        if row is None:
+            return None
+        return Tenant(
+            tenant_id=str(row["tenant_id"]), name=row["name"], residency=Residency(row["residency"]),
+            stored_region=row["stored_region"], default_locale=row["default_locale"], features=row["features"],
+            status=TenantStatus(row["status"]),
+            moved_to_residency=Residency(row["moved_to_residency"]) if row["moved_to_residency"] else None,
+        )
+
+    def upsert(self, tenant: Tenant) -> None:
+        execute(self._conn, """
+            INSERT INTO reporting.tenants AS t (tenant_id, name, residency, stored_region, default_locale, features,
+                                                status, moved_to_residency, synced_at)
+            VALUES (:tenant_id::uuid, :name, :residency, :stored_region, :default_locale, :features::jsonb,
+                    :status, :moved_to, now())
+            ON CONFLICT (tenant_id) DO UPDATE SET
+              name = EXCLUDED.name, residency = EXCLUDED.residency, stored_region = EXCLUDED.stored_region,
+              default_locale = EXCLUDED.default_locale, features = EXCLUDED.features, status = EXCLUDED.status,
+              moved_to_residency = EXCLUDED.moved_to_residency, synced_at = now(), updated_at = now()""",
+            {"tenant_id": tenant.tenant_id, "name": tenant.name, "residency": str(tenant.residency),
+             "stored_region": tenant.stored_region, "default_locale": tenant.default_locale,
+             "features": json.dumps(tenant.features), "status": str(tenant.status),
+             "moved_to": _s(tenant.moved_to_residency)})
+
+
+class PropertyRepository(_Repo):
+    def get(self, property_id: str) -> Property | None:
+        row = fetch_one(self._conn, "SELECT * FROM reporting.properties WHERE property_id = :p::uuid",
+                        {"p": property_id})
+        if row is None:
+            return None
+        return Property(
+            property_id=str(row["property_id"]), tenant_id=str(row["tenant_id"]), name=row["name"],
+            timezone=row["timezone"], currency=row["currency"], country=row["country"], locale=row["locale"],
+            room_count=row["room_count"], settings=row["settings"], regulatory_ids=row["regulatory_ids"],
+            adapters=list(row["adapters"] or []),
+        )
+
+    def upsert(self, prop: Property) -> None:
+        execute(self._conn, """
+            INSERT INTO reporting.properties (property_id, tenant_id, name, timezone, currency, country, locale,
+                                              room_count, settings, regulatory_ids, adapters)
+            VALUES (:property_id::uuid, :tenant_id::uuid, :name, :timezone, :currency, :country, :locale,
+                    :room_count, :settings::jsonb, :regulatory_ids::jsonb, :adapters)
+            ON CONFLICT (property_id) DO UPDATE SET
+              name = EXCLUDED.name, timezone = EXCLUDED.timezone, currency = EXCLUDED.currency,
+              country = EXCLUDED.country, locale = EXCLUDED.locale, room_count = EXCLUDED.room_count,
+              settings = EXCLUDED.settings, regulatory_ids = EXCLUDED.regulatory_ids, adapters = EXCLUDED.adapters,
+              updated_at = now()""",
+            {"property_id": prop.property_id, "tenant_id": prop.tenant_id, "name": prop.name,
+             "timezone": prop.timezone, "currency": prop.currency, "country": prop.country, "locale": prop.locale,
+             "room_count": prop.room_count, "settings": json.dumps(prop.settings),
+             "regulatory_ids": json.dumps(prop.regulatory_ids), "adapters": list(prop.adapters)})
+
+
+_VERSION_SELECT = """
+    SELECT v.*, t.key AS template_key FROM reporting.template_versions v
+    JOIN reporting.templates t USING (template_id)"""
+
+
+class TemplateRepository(_Repo):
+    @staticmethod
+    def _template(row: dict[str, Any]) -> Template:
+        return Template(template_id=str(row["template_id"]), tenant_id=_s(row["tenant_id"]), key=row["key"],
+                        category=TemplateCategory(row["category"]), name=row["name"],
+                        description=row["description"])
+
+    def _version(self, row: dict[str, Any]) -> TemplateVersion:
+        version = TemplateVersion(
+            template_version_id=str(row["template_version_id"]), template_id=str(row["template_id"]),
+            tenant_id=_s(row["tenant_id"]), version=row["version"], status=VersionStatus(row["status"]),
+            layout=row["layout"], dataset_sql=row["dataset_sql"], params_schema=row["params_schema"],
+            formats=list(row["formats"]), locales=list(row["locales"]), retention_class=row["retention_class"],
+            catalog_hash=row["catalog_hash"], regulatory_adapter=row["regulatory_adapter"],
+            snapshot_hash=row["snapshot_hash"], template_key=row["template_key"],
+            published_at=row["published_at"], archived_at=row["archived_at"],
+        )
+        self._track(version)
+        return version
+
+    def get(self, template_id: str) -> Template | None:
+        row = fetch_one(self._conn, "SELECT * FROM reporting.templates WHERE template_id = :t::uuid",
+                        {"t": template_id})
+        return self._template(row) if row else None
+
+    def by_key(self, key: str, tenant_id: str | None) -> Template | None:
+        """The tenant's own template with this key wins over a platform-shared one."""
+        row = fetch_one(self._conn, """
+            SELECT * FROM reporting.templates WHERE key = :k
+             ORDER BY (tenant_id IS NULL) LIMIT 1""", {"k": key})
+        return self._template(row) if row else None
+
+    def add(self, template: Template) -> None:
+        execute(self._conn, """
+            INSERT INTO reporting.templates (template_id, tenant_id, key, category, name, description)
+            VALUES (:id::uuid, :tenant::uuid, :key, :category, :name, :description)""",
+            {"id": template.template_id, "tenant": template.tenant_id, "key": template.key,
+             "category": str(template.category), "name": template.name, "description": template.description})
+
+    def get_version(self, template_version_id: str) -> TemplateVersion | None:
+        row = fetch_one(self._conn, _VERSION_SELECT + " WHERE v.template_version_id = :v::uuid",
+                        {"v": template_version_id})
+        return self._version(row) if row else None
+
+    def latest_published(self, template_id: str) -> TemplateVersion | None:
+        row = fetch_one(self._conn, _VERSION_SELECT + """
+            WHERE v.template_id = :t::uuid AND v.status = 'published' ORDER BY v.version DESC LIMIT 1""",
+            {"t": template_id})
+        return self._version(row) if row else None
+
+    def next_version_number(self, template_id: str) -> int:
+        row = fetch_one(self._conn, """
+            SELECT coalesce(max(version), 0) + 1 AS n FROM reporting.template_versions
+             WHERE template_id = :t::uuid""", {"t": template_id})
+        return int(row["n"]) if row else 1
+
+    def add_version(self, v: TemplateVersion) -> None:
+        execute(self._conn, """
+            INSERT INTO reporting.template_versions
+              (template_version_id, template_id, tenant_id, version, status, layout, dataset_sql, params_schema,
+               formats, locales, retention_class, regulatory_adapter, catalog_hash, snapshot_hash, published_at)
+            VALUES (:id::uuid, :template_id::uuid, :tenant::uuid, :version, :status, :layout, :dataset_sql,
+                    :params_schema::jsonb, :formats, :locales, :retention_class, :adapter, :catalog_hash,
+                    :snapshot_hash, :published_at)""",
+            {"id": v.template_version_id, "template_id": v.template_id, "tenant": v.tenant_id,
+             "version": v.version, "status": str(v.status), "layout": v.layout, "dataset_sql": v.dataset_sql,
+             "params_schema": json.dumps(v.params_schema), "formats": v.formats, "locales": v.locales,
+             "retention_class": v.retention_class, "adapter": v.regulatory_adapter,
+             "catalog_hash": v.catalog_hash, "snapshot_hash": v.snapshot_hash, "published_at": v.published_at})
+        self._track(v)
+
+    def save_version_status(self, v: TemplateVersion) -> None:
+        execute(self._conn, """
+            UPDATE reporting.template_versions SET status = :status, published_at = :published_at,
+                   archived_at = :archived_at WHERE template_version_id = :id::uuid""",
+            {"id": v.template_version_id, "status": str(v.status), "published_at": v.published_at,
+             "archived_at": v.archived_at})
+
+
+_RUN_COLUMNS = ("run_id", "tenant_id", "property_id", "template_version_id", "snapshot_hash", "params", "locale",
+                "formats", "run_date", "origin", "idempotency_key", "request_hash", "state", "attempts",
+                "error_code", "error_message", "requested_by", "correlation_id", "supersedes", "superseded_by",
+                "requested_at", "due_by", "started_at", "finished_at")
+
+
+class ReportRunRepository(_Repo):
+    def _run(self, row: dict[str, Any]) -> ReportRun:
+        run = ReportRun(
+            run_id=str(row["run_id"]), tenant_id=str(row["tenant_id"]), property_id=str(row["property_id"]),
+            template_version_id=str(row["template_version_id"]), snapshot_hash=row["snapshot_hash"],
+            params=row["params"], locale=row["locale"], formats=list(row["formats"]), run_date=row["run_date"],
+            origin=RunOrigin(row["origin"]), idempotency_key=row["idempotency_key"],
+            request_hash=row["request_hash"], requested_by=row["requested_by"],
+            correlation_id=str(row["correlation_id"]), requested_at=row["requested_at"], due_by=row["due_by"],
+            state=RunState(row["state"]), attempts=row["attempts"], error_code=row["error_code"],
+            error_message=row["error_message"], supersedes=_s(row["supersedes"]),
+            superseded_by=_s(row["superseded_by"]), started_at=row["started_at"], finished_at=row["finished_at"],
+        )
+        self._track(run)
+        return run
+
+    def get(self, run_id: str, *, for_update: bool = False) -> ReportRun | None:
+        sql = "SELECT * FROM reporting.report_runs WHERE run_id = :r::uuid" + (" FOR UPDATE" if for_update else "")
+        row = fetch_one(self._conn, sql, {"r": run_id})
+        return self._run(row) if row else None
+
+    def by_idempotency_key(self, key: str) -> ReportRun | None:
+        row = fetch_one(self._conn, "SELECT * FROM reporting.report_runs WHERE idempotency_key = :k", {"k": key})
+        return self._run(row) if row else None
+
+    def add(self, run: ReportRun) -> bool:
+        """Insert unless the tenant already has a run under this idempotency key; True if inserted."""
+        params = self._params(run)
+        inserted = fetch_one(self._conn, f"""
+            INSERT INTO reporting.report_runs ({", ".join(_RUN_COLUMNS)})
+            VALUES (:run_id::uuid, :tenant_id::uuid, :property_id::uuid, :template_version_id::uuid, :snapshot_hash,
+                    :params::jsonb, :locale, :formats, :run_date, :origin, :idempotency_key, :request_hash, :state,
+                    :attempts, :error_code, :error_message, :requested_by, :correlation_id::uuid,
+                    :supersedes::uuid, :superseded_by::uuid, :requested_at, :due_by, :started_at, :finished_at)
+            ON CONFLICT (tenant_id, idempotency_key) DO NOTHING
+            RETURNING run_id""", params)
+        if inserted:
+            self._track(run)
+        return inserted is not None
+
+    def save(self, run: ReportRun, *, expected_state: RunState) -> None:
+        """Write the run's mutable fields, only if nobody moved it meanwhile (optimistic check on state)."""
+        count = execute(self._conn, """
+            UPDATE reporting.report_runs SET state = :state, attempts = :attempts, error_code = :error_code,
+                   error_message = :error_message, superseded_by = :superseded_by::uuid, started_at = :started_at,
+                   finished_at = :finished_at, updated_at = now()
+             WHERE run_id = :run_id::uuid AND state = :expected""",
+            {**{k: v for k, v in self._params(run).items() if k in (
+                "state", "attempts", "error_code", "error_message", "superseded_by", "started_at", "finished_at",
+                "run_id")}, "expected": str(expected_state)})
+        if count != 1:
+            raise ConcurrentUpdate("report run changed concurrently", run_id=run.run_id)
+
+    @staticmethod
+    def _params(run: ReportRun) -> dict[str, Any]:
+        return {
+            "run_id": run.run_id, "tenant_id": run.tenant_id, "property_id": run.property_id,
+            "template_version_id": run.template_version_id, "snapshot_hash": run.snapshot_hash,
+            "params": json.dumps(run.params), "locale": run.locale, "formats": list(run.formats),
+            "run_date": run.run_date, "origin": str(run.origin), "idempotency_key": run.idempotency_key,
+            "request_hash": run.request_hash, "state": str(run.state), "attempts": run.attempts,
+            "error_code": run.error_code, "error_message": run.error_message, "requested_by": run.requested_by,
+            "correlation_id": run.correlation_id, "supersedes": run.supersedes, "superseded_by": run.superseded_by,
+            "requested_at": run.requested_at, "due_by": run.due_by, "started_at": run.started_at,
+            "finished_at": run.finished_at,
+        }
+
+
+class ArtifactRepository(_Repo):
+    def add(self, a: Artifact) -> bool:
+        """Record an artifact once per (run, format); True if this call recorded it."""
+        row = fetch_one(self._conn, """
+            INSERT INTO reporting.artifacts (artifact_id, tenant_id, run_id, format, object_uri, generation, sha256,
+                                             size_bytes, retention_class, locked_until, encryption, region,
+                                             original_region)
+            VALUES (:id::uuid, :tenant::uuid, :run::uuid, :format, :uri, :generation, :sha256, :size,
+                    :retention_class, :locked_until, :encryption, :region, :original_region)
+            ON CONFLICT (run_id, format) DO NOTHING RETURNING artifact_id""",
+            {"id": a.artifact_id, "tenant": a.tenant_id, "run": a.run_id, "format": a.format, "uri": a.object_uri,
+             "generation": a.generation, "sha256": a.sha256, "size": a.size_bytes,
+             "retention_class": a.retention_class, "locked_until": a.locked_until, "encryption": a.encryption,
+             "region": a.region, "original_region": a.original_region})
+        return row is not None
+
+    def for_run(self, run_id: str) -> list[Artifact]:
+        rows = fetch_all(self._conn, """
+            SELECT * FROM reporting.artifacts WHERE run_id = :r::uuid ORDER BY format""", {"r": run_id})
+        return [Artifact(
+            artifact_id=str(r["artifact_id"]), tenant_id=str(r["tenant_id"]), run_id=str(r["run_id"]),
+            format=r["format"], object_uri=r["object_uri"], generation=r["generation"], sha256=r["sha256"],
+            size_bytes=r["size_bytes"], retention_class=r["retention_class"], locked_until=r["locked_until"],
+            region=r["region"], encryption=r["encryption"], original_region=r["original_region"]) for r in rows]
+
+
+class InboxRepository(_Repo):
+    def seen(self, consumer: str, event_id: str) -> bool:
+        return fetch_one(self._conn, """
+            SELECT 1 AS x FROM reporting.inbox WHERE consumer = :c AND event_id = :e::uuid""",
+            {"c": consumer, "e": event_id}) is not None
+
+    def record(self, consumer: str, event_id: str, tenant_id: str, subject: str) -> bool:
+        """Mark the event processed by `consumer` in this transaction; False if it already was (a duplicate)."""
+        row = fetch_one(self._conn, """
+            INSERT INTO reporting.inbox (consumer, event_id, tenant_id, subject)
+            VALUES (:c, :e::uuid, :t::uuid, :s) ON CONFLICT DO NOTHING RETURNING event_id""",
+            {"c": consumer, "e": event_id, "t": tenant_id, "s": subject})
+        return row is not None
+
+
+class AuditRepository(_Repo):
+    def append(self, *, tenant_id: str, actor: str, action: str, target_type: str, target_id: str,
+               details: dict[str, Any] | None = None) -> None:
+        execute(self._conn, """
+            INSERT INTO reporting.audit_log (tenant_id, actor, action, target_type, target_id, details)
+            VALUES (:t::uuid, :actor, :action, :tt, :tid, :details::jsonb)""",
+            {"t": tenant_id, "actor": actor, "action": action, "tt": target_type, "tid": target_id,
+             "details": json.dumps(details or {})})
+
+
+class OutboxRepository(_Repo):
+    def add(self, envelope: dict[str, Any]) -> None:
+        execute(self._conn, """
+            INSERT INTO reporting.outbox (event_id, tenant_id, subject, aggregate_id, envelope)
+            VALUES (:e::uuid, :t::uuid, :s, :a, :env::jsonb)""",
+            {"e": envelope["event_id"], "t": envelope["tenant_id"],
+             "s": f"{envelope['subject']}.v{envelope['version']}", "a": envelope["aggregate_id"],
+             "env": json.dumps(envelope)})
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())

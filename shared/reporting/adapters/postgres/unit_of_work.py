@@ -1,0 +1,96 @@
+"""The Postgres unit of work: a tenant-scoped transaction (SET LOCAL app.tenant_id) that also writes the outbox."""
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from reporting.adapters.postgres import repositories as repos
+from reporting.adapters.postgres.connection import Connection, fetch_all
+from reporting.adapters.postgres.pool import ConnectionPool
+from reporting.domain.tenant import Residency
+from reporting.events.envelope import Envelope, split_event_type
+from reporting.service_layer.ports import Clock
+from reporting.service_layer.unit_of_work import UnitOfWork
+
+
+class PostgresUnitOfWork(UnitOfWork):
+    def __init__(self, pool: ConnectionPool, tenant_id: str | None, residency: Residency, clock: Clock,
+                 *, causation_id: str | None = None, correlation_id: str | None = None) -> None:
+        self._pool = pool
+        self.tenant_id = tenant_id
+        self._residency = residency
+        self._clock = clock
+        self.causation_id = causation_id
+        self.correlation_id = correlation_id
+        self._conn: Connection | None = None
+        self._seen: list[Any] = []
+        self._broken = False
+
+    @property
+    def connection(self) -> Connection:
+        assert self._conn is not None, "unit of work used outside its `with` block"
+        return self._conn
+
+    def _track(self, aggregate: Any) -> None:
+        self._seen.append(aggregate)
+
+    def _begin(self) -> None:
+        self._conn = self._pool.get()
+        self._seen = []
+        self._broken = False
+        try:
+            # Transaction-local: the setting vanishes at COMMIT/ROLLBACK, so a pooled
+            # connection can never leak one tenant's scope into the next unit of work.
+            fetch_all(self._conn, "SELECT set_config('app.tenant_id', :t, true) AS t", {"t": self.tenant_id or ""})
+        except Exception:
+            self._broken = True
+            self._end()
+            raise
+        conn = self._conn
+        track = self._track
+        self.tenants = repos.TenantRepository(conn, track)
+        self.properties = repos.PropertyRepository(conn, track)
+        self.templates = repos.TemplateRepository(conn, track)
+        self.runs = repos.ReportRunRepository(conn, track)
+        self.artifacts = repos.ArtifactRepository(conn, track)
+        self.inbox = repos.InboxRepository(conn, track)
+        self.audit = repos.AuditRepository(conn, track)
+        self.outbox = repos.OutboxRepository(conn, track)
+
+    def _flush_events(self) -> None:
+        for aggregate in self._seen:
+            events = getattr(aggregate, "events", None)
+            while events:
+                event = events.pop(0)
+                tenant_id = getattr(aggregate, "tenant_id", None) or self.tenant_id
+                if tenant_id is None:
+                    raise ValueError(f"{event.subject}: an event needs a tenant")
+                subject, version = split_event_type(event.subject)
+                envelope = Envelope(
+                    event_id=str(uuid.uuid4()), subject=subject, version=version,
+                    occurred_at=self._clock.now().isoformat(), tenant_id=tenant_id, residency=str(self._residency),
+                    correlation_id=event.correlation_id or self.correlation_id or str(uuid.uuid4()),
+                    causation_id=event.causation_id or self.causation_id, aggregate_id=event.aggregate_id,
+                    data=event.data,
+                )
+                self.outbox.add(envelope.to_dict())
+
+    def _commit(self) -> None:
+        try:
+            self.connection.commit()
+        except Exception:
+            self._broken = True
+            raise
+
+    def rollback(self) -> None:
+        if self._conn is None:
+            return
+        try:
+            self._conn.rollback()
+        except Exception:
+            self._broken = True
+
+    def _end(self) -> None:
+        if self._conn is not None:
+            self._pool.put(self._conn, broken=self._broken)
+            self._conn = None

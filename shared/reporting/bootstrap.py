@@ -1,0 +1,119 @@
+"""The only place that picks adapters. Clients are built lazily, once per instance (cold start matters)."""
+from __future__ import annotations
+
+import threading
+from functools import cached_property
+from typing import Callable
+
+from reporting.adapters.postgres.connection import (CloudSqlConnectionFactory, CloudSqlTarget, ConnectionFactory,
+                                                    ConnInfo, local_connection_factory)
+from reporting.adapters.postgres.pool import ConnectionPool
+from reporting.adapters.postgres.unit_of_work import PostgresUnitOfWork
+from reporting.config import Settings
+from reporting.service_layer.dependencies import Dependencies
+from reporting.service_layer.ports import ArtifactStore, Clock, DeadLetterSink, Renderer, SystemClock, Warehouse
+
+
+def connection_factory(settings: Settings) -> ConnectionFactory:
+    """Cloud SQL connector with IAM auth when an instance is configured, else a plain pg8000 URL."""
+    if settings.uses_cloud_sql:
+        assert settings.cloud_sql_instance and settings.cloud_sql_iam_user
+        return CloudSqlConnectionFactory(CloudSqlTarget(
+            instance_connection_name=settings.cloud_sql_instance, database=settings.cloud_sql_database,
+            iam_user=settings.cloud_sql_iam_user))
+    assert settings.database_url
+    return local_connection_factory(ConnInfo.from_url(settings.database_url))
+
+
+def _once(build: Callable[[], object]) -> Callable[[], object]:
+    lock = threading.Lock()
+    box: list[object] = []
+
+    def get() -> object:
+        if not box:
+            with lock:
+                if not box:
+                    box.append(build())
+        return box[0]
+
+    return get
+
+
+class Services:
+    """Everything a function, job or the local runner needs; overrides are for tests and the demo."""
+
+    def __init__(self, settings: Settings, *, clock: Clock | None = None,
+                 conn_factory: ConnectionFactory | None = None, warehouse: Warehouse | None = None,
+                 renderer: Renderer | None = None, artifact_store: ArtifactStore | None = None,
+                 dead_letters: DeadLetterSink | None = None) -> None:
+        self.settings = settings
+        self.clock = clock or SystemClock()
+        self._conn_factory = conn_factory
+        self._warehouse = _once(lambda: warehouse or self._build_warehouse())
+        self._renderer = _once(lambda: renderer or self._build_renderer())
+        self._artifact_store = _once(lambda: artifact_store or self._build_artifact_store())
+        self._dead_letters = _once(lambda: dead_letters or self._build_dead_letters())
+
+    @cached_property
+    def pool(self) -> ConnectionPool:
+        return ConnectionPool(self._conn_factory or connection_factory(self.settings))
+
+    def uow(self, tenant_id: str | None, *, causation_id: str | None = None,
+            correlation_id: str | None = None) -> PostgresUnitOfWork:
+        return PostgresUnitOfWork(self.pool, tenant_id, self.settings.residency, self.clock,
+                                  causation_id=causation_id, correlation_id=correlation_id)
+
+    @cached_property
+    def deps(self) -> Dependencies:
+        return Dependencies(uow=self.uow, clock=self.clock, residency=self.settings.residency,
+                            warehouse=self._warehouse, renderer=self._renderer,  # type: ignore[arg-type]
+                            artifact_store=self._artifact_store,  # type: ignore[arg-type]
+                            backfill_days=self.settings.backfill_days,
+                            max_bytes_billed=self.settings.max_bytes_billed)
+
+    @property
+    def dead_letters(self) -> DeadLetterSink:
+        return self._dead_letters()  # type: ignore[return-value]
+
+    @property
+    def artifact_store(self) -> ArtifactStore:
+        return self._artifact_store()  # type: ignore[return-value]
+
+    def _build_warehouse(self) -> Warehouse:
+        from reporting.adapters.warehouse.duckdb_local import DuckDBWarehouse
+
+        return DuckDBWarehouse(self.settings.warehouse_path)
+
+    @staticmethod
+    def _build_renderer() -> Renderer:
+        from reporting.adapters.renderers.document import DocumentRenderer
+
+        return DocumentRenderer()
+
+    def _build_artifact_store(self) -> ArtifactStore:
+        from reporting.adapters.local.artifact_store import LocalArtifactStore
+
+        return LocalArtifactStore(self.settings.artifact_dir, region=self.settings.region)
+
+    def _build_dead_letters(self) -> DeadLetterSink:
+        from reporting.adapters.local.dead_letters import FileDeadLetterSink
+
+        return FileDeadLetterSink(self.settings.dead_letter_dir)
+
+    def close(self) -> None:
+        if "pool" in self.__dict__:
+            self.pool.close()
+
+
+_services: Services | None = None
+_services_lock = threading.Lock()
+
+
+def services() -> Services:
+    """The process-wide Services, built from the environment on first use."""
+    global _services
+    if _services is None:
+        with _services_lock:
+            if _services is None:
+                _services = Services(Settings.from_env())
+    return _services

@@ -1,0 +1,80 @@
+"""Environment → settings, validated once at start-up (every problem reported together)."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping
+
+from reporting.domain.tenant import Residency
+
+
+class ConfigError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Settings:
+    residency: Residency
+    region: str
+    # Postgres: a local URL (pg8000 over TCP or socket) or a Cloud SQL instance (connector, IAM auth)
+    database_url: str | None
+    cloud_sql_instance: str | None
+    cloud_sql_database: str
+    cloud_sql_iam_user: str | None
+    artifact_dir: Path
+    warehouse_path: Path | None
+    dead_letter_dir: Path
+    backfill_days: int = 90
+    max_bytes_billed: int | None = None
+
+    @property
+    def uses_cloud_sql(self) -> bool:
+        return self.cloud_sql_instance is not None
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
+        env = os.environ if env is None else env
+        problems: list[str] = []
+        residency_raw = env.get("REPORTING_RESIDENCY", "")
+        try:
+            residency = Residency(residency_raw)
+        except ValueError:
+            problems.append(f"REPORTING_RESIDENCY must be one of AF, IN, KSA (got {residency_raw!r})")
+            residency = Residency.AF
+        database_url = env.get("REPORTING_DATABASE_URL") or None
+        instance = env.get("CLOUD_SQL_INSTANCE") or None
+        iam_user = env.get("CLOUD_SQL_IAM_USER") or None
+        if bool(database_url) == bool(instance):
+            problems.append("set exactly one of REPORTING_DATABASE_URL (local) or CLOUD_SQL_INSTANCE (cloud)")
+        if instance and (instance.count(":") != 2 or not iam_user):
+            problems.append("CLOUD_SQL_INSTANCE is project:region:instance and needs CLOUD_SQL_IAM_USER")
+        store = env.get("REPORTING_ARTIFACT_STORE", "local")
+        if store != "local":
+            problems.append(f"REPORTING_ARTIFACT_STORE={store!r}: only 'local' exists yet (GCS lands with the report-catalog issue)")
+        warehouse = env.get("REPORTING_WAREHOUSE", "duckdb")
+        if warehouse != "duckdb":
+            problems.append(f"REPORTING_WAREHOUSE={warehouse!r}: only 'duckdb' exists yet (BigQuery lands with the report-catalog issue)")
+        try:
+            backfill_days = int(env.get("REPORTING_BACKFILL_DAYS", "90"))
+            if not 1 <= backfill_days <= 90:
+                raise ValueError
+        except ValueError:
+            problems.append("REPORTING_BACKFILL_DAYS must be 1..90 (plan §5 caps backfills at 90 days)")
+            backfill_days = 90
+        if problems:
+            raise ConfigError("; ".join(problems))
+        home = Path(env.get("REPORTING_HOME", ".local"))
+        return cls(
+            residency=residency,
+            region=env.get("REPORTING_REGION", f"local-{residency.value.lower()}"),
+            database_url=database_url,
+            cloud_sql_instance=instance,
+            cloud_sql_database=env.get("CLOUD_SQL_DATABASE", "reporting"),
+            cloud_sql_iam_user=iam_user,
+            artifact_dir=Path(env.get("REPORTING_ARTIFACT_DIR", str(home / "artifacts"))),
+            warehouse_path=Path(env["REPORTING_WAREHOUSE_PATH"]) if env.get("REPORTING_WAREHOUSE_PATH") else None,
+            dead_letter_dir=Path(env.get("REPORTING_DEAD_LETTER_DIR", str(home / "dead-letters"))),
+            backfill_days=backfill_days,
+            max_bytes_billed=int(env["REPORTING_MAX_BYTES_BILLED"]) if env.get("REPORTING_MAX_BYTES_BILLED") else None,
+        )

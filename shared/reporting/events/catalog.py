@@ -1,0 +1,75 @@
+"""The event catalog: one JSON Schema per subject and version (package data), and validate_or_throw()."""
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from importlib.resources import files
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from referencing import Registry, Resource
+
+from reporting.events.envelope import Envelope
+
+BASE_URI = "https://schemas.melmastoon.example/reporting/"
+
+
+class EventValidationError(Exception):
+    """The event does not match its schema; `reason` names where (never the offending value: it may be guest data)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@lru_cache(maxsize=1)
+def _schemas() -> dict[str, dict[str, Any]]:
+    found: dict[str, dict[str, Any]] = {}
+    for entry in files("reporting.events").joinpath("schemas").iterdir():
+        if entry.name.endswith(".json"):
+            found[entry.name.removesuffix(".json")] = json.loads(entry.read_text(encoding="utf-8"))
+    return found
+
+
+@lru_cache(maxsize=1)
+def _registry() -> Registry:
+    return Registry().with_resources(
+        (schema["$id"], Resource.from_contents(schema)) for schema in _schemas().values()
+    )
+
+
+def event_types() -> list[str]:
+    """Every versioned subject the catalog knows (e.g. 'report_run.requested.v1')."""
+    return sorted(name for name in _schemas() if name != "envelope")
+
+
+def schema_for(event_type: str) -> dict[str, Any]:
+    try:
+        return _schemas()[event_type]
+    except KeyError:
+        raise EventValidationError(f"unknown event type {event_type}") from None
+
+
+@lru_cache(maxsize=None)
+def _validator(event_type: str) -> Draft202012Validator:
+    return Draft202012Validator(schema_for(event_type), registry=_registry(),
+                                format_checker=Draft202012Validator.FORMAT_CHECKER)
+
+
+def _describe(error: Any) -> str:
+    path = ".".join(str(p) for p in error.absolute_path) or "(root)"
+    return f"{path}: fails '{error.validator}'"
+
+
+def validate_or_throw(raw: dict[str, Any]) -> Envelope:
+    """Validate a decoded event against its envelope and subject schema; return the typed envelope."""
+    if not isinstance(raw, dict):
+        raise EventValidationError("(root): not a JSON object")
+    envelope_errors = sorted(Draft202012Validator(_schemas()["envelope"]).iter_errors(raw), key=lambda e: e.path)
+    if envelope_errors:
+        raise EventValidationError("envelope " + _describe(envelope_errors[0]))
+    event_type = f"{raw['subject']}.v{raw['version']}"
+    errors = sorted(_validator(event_type).iter_errors(raw), key=lambda e: list(e.absolute_path))
+    if errors:
+        raise EventValidationError(f"{event_type} " + _describe(errors[0]))
+    return Envelope.from_dict(raw)

@@ -1,0 +1,55 @@
+"""Commands: frozen requests to the use cases."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from reporting.domain.report_run import RunOrigin
+
+
+@dataclass(frozen=True)
+class RequestReportRun:
+    """Ask for a run. Name a template (key or id: its latest published version is pinned now) or a version id."""
+
+    tenant_id: str
+    property_id: str
+    requested_by: str
+    origin: RunOrigin = RunOrigin.USER
+    template_key: str | None = None
+    template_id: str | None = None
+    template_version_id: str | None = None
+    run_date: date | None = None  # default: yesterday in the property's timezone; backfills override it
+    params: dict[str, Any] = field(default_factory=dict)
+    locale: str | None = None  # default: the property's locale
+    formats: tuple[str, ...] | None = None  # default: the version's formats
+    idempotency_key: str | None = None  # origin=user: the client's Idempotency-Key
+    schedule_id: str | None = None
+    scheduled_at: datetime | None = None
+    supersedes: str | None = None
+    correlation_id: str | None = None
+
+
+@dataclass(frozen=True)
+class CancelReportRun:
+    tenant_id: str
+    run_id: str
+    cancelled_by: str
+    reason: str = "cancelled by operator"
+
+
+@dataclass(frozen=True)
+class PublishTemplateVersion:
+    """Publish a new version of a tenant-owned template (created on first publish)."""
+
+    tenant_id: str
+    template_key: str
+    name: str
+    layout: str
+    dataset_sql: str
+    params_schema: dict[str, Any]
+    published_by: str
+    category: str = "operational"
+    formats: tuple[str, ...] = ("pdf",)
+    locales: tuple[str, ...] = ("en",)
+    retention_class: str = "operational"

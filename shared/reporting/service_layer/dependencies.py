@@ -1,0 +1,21 @@
+"""What use cases get from the bootstrap: a unit-of-work factory and the ports."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from reporting.domain.tenant import Residency
+from reporting.service_layer.ports import ArtifactStore, Clock, Renderer, Warehouse
+from reporting.service_layer.unit_of_work import UnitOfWork
+
+
+@dataclass
+class Dependencies:
+    uow: Callable[..., UnitOfWork]  # uow(tenant_id, causation_id=None, correlation_id=None)
+    clock: Clock
+    residency: Residency
+    warehouse: Callable[[], Warehouse]  # lazy: the request path never builds it
+    renderer: Callable[[], Renderer]
+    artifact_store: Callable[[], ArtifactStore]
+    backfill_days: int = 90
+    max_bytes_billed: int | None = None

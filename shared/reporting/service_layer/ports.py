@@ -1,0 +1,82 @@
+"""Ports: the small interfaces use cases depend on; adapters implement them."""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+from typing import Any, Mapping
+
+from reporting.domain.artifact import StoredObject
+
+
+class Clock(ABC):
+    @abstractmethod
+    def now(self) -> datetime:
+        """Aware UTC now."""
+
+
+class SystemClock(Clock):
+    def now(self) -> datetime:
+        return datetime.now(timezone.utc)
+
+
+class Warehouse(ABC):
+    """Runs a curated BigQuery-dialect dataset with bound named parameters."""
+
+    @abstractmethod
+    def query(self, dataset_sql: str, params: Mapping[str, Any], *,
+              max_bytes_billed: int | None = None) -> list[dict[str, Any]]:
+        """Rows as dicts; tenant_id and property_id are always among the bound parameters."""
+
+
+@dataclass(frozen=True)
+class RenderRequest:
+    """Everything a renderer needs; built by the render use case from the pinned version."""
+
+    layout: str
+    fmt: str
+    locale: str
+    rows: list[dict[str, Any]]
+    context: dict[str, Any]
+
+
+class Renderer(ABC):
+    @abstractmethod
+    def render(self, request: RenderRequest) -> bytes:
+        """The document's bytes; raises RenderFailed for a template that cannot render."""
+
+
+class ArtifactStore(ABC):
+    """Write-once object storage (SPEC §7)."""
+
+    @abstractmethod
+    def put_once(self, name: str, data: bytes, retention_class: str) -> StoredObject:
+        """Store `data` under `name`; raises ArtifactExists if the name was ever written."""
+
+    @abstractmethod
+    def stat(self, name: str) -> StoredObject | None:
+        """Metadata of a stored object, or None."""
+
+    @abstractmethod
+    def read(self, name: str) -> bytes:
+        """The object's bytes (raises NotFound)."""
+
+    @property
+    @abstractmethod
+    def region(self) -> str:
+        """Where objects written here live."""
+
+
+class DeadLetterSink(ABC):
+    """Where a consumer parks an event it can never process, with the reason (SPEC §5)."""
+
+    @abstractmethod
+    def publish(self, consumer: str, raw: bytes, attributes: Mapping[str, str], reason: str) -> None:
+        ...
+
+
+def business_yesterday(now: datetime, tz_name: str) -> date:
+    """The business date that ended most recently in the property's own timezone."""
+    from zoneinfo import ZoneInfo
+
+    return now.astimezone(ZoneInfo(tz_name)).date() - timedelta(days=1)

@@ -1,0 +1,125 @@
+"""Use cases on report runs: request (any origin), cancel."""
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from zoneinfo import ZoneInfo
+
+from jsonschema import Draft202012Validator
+
+from reporting.domain.errors import AuthzDenied, NotFound, ValidationFailed, BackfillTooOld
+from reporting.domain.report_run import ReportRun, RunOrigin, idempotency_key, request_hash
+from reporting.domain.errors import IdempotencyKeyReused
+from reporting.domain.template import TemplateVersion
+from reporting.service_layer.commands import CancelReportRun, RequestReportRun
+from reporting.service_layer.dependencies import Dependencies
+from reporting.service_layer.ports import business_yesterday
+
+
+@dataclass(frozen=True)
+class RequestOutcome:
+    run: ReportRun
+    created: bool  # False: the idempotency key already named this run
+
+
+def _resolve_version(uow, cmd: RequestReportRun) -> tuple[TemplateVersion, str]:
+    """Pin the version now (snapshot-on-run); returns it and how the caller named it."""
+    named = [x for x in (cmd.template_key, cmd.template_id, cmd.template_version_id) if x]
+    if len(named) != 1:
+        raise ValidationFailed("name exactly one of template key, template id or template version id")
+    if cmd.template_version_id:
+        version = uow.templates.get_version(cmd.template_version_id)
+        ref = f"version:{cmd.template_version_id}"
+    else:
+        template = (uow.templates.by_key(cmd.template_key, cmd.tenant_id) if cmd.template_key
+                    else uow.templates.get(cmd.template_id))
+        version = uow.templates.latest_published(template.template_id) if template else None
+        ref = f"key:{cmd.template_key}" if cmd.template_key else f"template:{cmd.template_id}"
+    if version is None:
+        raise NotFound("template not found")
+    return version, ref
+
+
+def _validate_params(version: TemplateVersion, params: dict) -> None:
+    errors = sorted(Draft202012Validator(version.params_schema).iter_errors(params), key=lambda e: list(e.path))
+    if errors:
+        raise ValidationFailed("run parameters do not match the template's parameter schema",
+                               errors=[{"path": "/".join(map(str, e.absolute_path)), "rule": e.validator}
+                                       for e in errors[:20]])
+
+
+def request_report_run(cmd: RequestReportRun, deps: Dependencies) -> RequestOutcome:
+    """Validate, pin the template version, and create the run with its event; idempotent per key."""
+    now = deps.clock.now()
+    with deps.uow(cmd.tenant_id, correlation_id=cmd.correlation_id) as uow:
+        tenant = uow.tenants.get(cmd.tenant_id)
+        if tenant is None:  # not mirrored: tenant-service never enabled reporting for it
+            raise AuthzDenied("reporting is not enabled for this tenant")
+        tenant.check_may_write(deps.residency)
+        prop = uow.properties.get(cmd.property_id)
+        if prop is None:
+            raise NotFound("property not found")
+        version, ref = _resolve_version(uow, cmd)
+
+        locale = cmd.locale or prop.locale
+        formats = list(cmd.formats or version.formats)
+        if locale not in version.locales:
+            raise ValidationFailed("locale not offered by this template version", locale=locale,
+                                   offered=version.locales)
+        if not set(formats) <= set(version.formats):
+            raise ValidationFailed("format not offered by this template version", offered=version.formats)
+        _validate_params(version, cmd.params)
+
+        today = now.astimezone(ZoneInfo(prop.timezone)).date()
+        run_date = cmd.run_date or business_yesterday(now, prop.timezone)
+        if run_date > today:
+            raise ValidationFailed("run date is in the future for this property", run_date=run_date.isoformat())
+        if cmd.origin is RunOrigin.BACKFILL and run_date < today - timedelta(days=deps.backfill_days):
+            # Plan §5: backfills are capped to avoid warehouse cost spikes.
+            raise BackfillTooOld(f"backfills reach back at most {deps.backfill_days} days",
+                                 run_date=run_date.isoformat(), earliest=(today - timedelta(days=deps.backfill_days)).isoformat())
+
+        key = idempotency_key(cmd.origin, user_key=cmd.idempotency_key, schedule_id=cmd.schedule_id,
+                              scheduled_at=cmd.scheduled_at, property_id=prop.property_id,
+                              template_version_id=version.template_version_id, run_date=run_date)
+        fingerprint = request_hash(property_id=prop.property_id, template_ref=ref, run_date=run_date,
+                                   params=cmd.params, locale=locale, formats=formats)
+        existing = uow.runs.by_idempotency_key(key)
+        if existing is None:
+            # Archived versions are refused for new runs only: a retried request for an
+            # existing run (above) still answers with that run.
+            version.check_usable_for_new_run()
+            run = ReportRun.request(
+                run_id=str(uuid.uuid4()), tenant_id=cmd.tenant_id, property_id=prop.property_id,
+                template_version_id=version.template_version_id, snapshot_hash=version.snapshot_hash,
+                params=dict(cmd.params), locale=locale, formats=formats, run_date=run_date, origin=cmd.origin,
+                idempotency_key=key, request_hash=fingerprint, requested_by=cmd.requested_by,
+                correlation_id=cmd.correlation_id or str(uuid.uuid4()), now=now, supersedes=cmd.supersedes)
+            if uow.runs.add(run):
+                uow.commit()
+                return RequestOutcome(run, created=True)
+            existing = uow.runs.by_idempotency_key(key)  # a concurrent request won the race
+            assert existing is not None
+        if existing.request_hash != fingerprint:
+            raise IdempotencyKeyReused(key)
+        return RequestOutcome(existing, created=False)
+
+
+def cancel_report_run(cmd: CancelReportRun, deps: Dependencies) -> ReportRun:
+    """Cancel a requested or rendering run; an illegal state answers with a typed conflict."""
+    with deps.uow(cmd.tenant_id) as uow:
+        tenant = uow.tenants.get(cmd.tenant_id)
+        if tenant is None:
+            raise AuthzDenied("reporting is not enabled for this tenant")
+        tenant.check_may_write(deps.residency)
+        run = uow.runs.get(cmd.run_id, for_update=True)
+        if run is None:
+            raise NotFound("run not found")
+        before = run.state
+        run.cancel(deps.clock.now(), cmd.reason)
+        uow.runs.save(run, expected_state=before)
+        uow.audit.append(tenant_id=cmd.tenant_id, actor=cmd.cancelled_by, action="report_run.cancel",
+                         target_type="report_run", target_id=run.run_id, details={"from": str(before)})
+        uow.commit()
+        return run

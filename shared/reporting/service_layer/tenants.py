@@ -1,0 +1,18 @@
+"""Keep the local mirror of tenants and properties (tenant-service and property-service own them)."""
+from __future__ import annotations
+
+from reporting.domain.tenant import Property, Tenant
+from reporting.service_layer.dependencies import Dependencies
+
+
+def sync_tenant(tenant: Tenant, deps: Dependencies) -> None:
+    """Upsert the tenant mirror row (what tenant-service says about the tenant, flag included)."""
+    with deps.uow(tenant.tenant_id) as uow:
+        uow.tenants.upsert(tenant)
+        uow.commit()
+
+
+def sync_property(prop: Property, deps: Dependencies) -> None:
+    with deps.uow(prop.tenant_id) as uow:
+        uow.properties.upsert(prop)
+        uow.commit()

@@ -1,0 +1,63 @@
+"""One PostgreSQL server per test session (started by us when the machine has none)."""
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from reporting.adapters.postgres.connection import ConnInfo
+from reporting.devenv import postgres as pg
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[pg.ProvidedServer]:
+    """DATABASE_URL, else the machine's 127.0.0.1:5432, else a throwaway cluster stopped at the end."""
+    server = pg.provide_server(tmp_path_factory.mktemp("pg"), use_machine_server=True)
+    pg.ensure_roles(server.admin)
+    yield server
+    server.stop()
+
+
+def _db_name(prefix: str) -> str:
+    return f"{prefix}_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture
+def empty_database(pg_server: pg.ProvidedServer) -> Iterator[ConnInfo]:
+    """A brand-new empty database owned by reporting_owner; yields the owner's ConnInfo."""
+    name = _db_name("rs_empty")
+    owner, _app = pg.create_database(pg_server.admin, name)
+    yield owner
+    pg.drop_database(pg_server.admin, name)
+
+
+# ---- a migrated database shared by the session; tests isolate by creating their own tenants ----
+
+import dataclasses  # noqa: E402
+from datetime import date, datetime, timedelta, timezone  # noqa: E402
+
+from reporting.adapters.postgres.connection import local_connection_factory  # noqa: E402
+from reporting.db.migrate import migrate  # noqa: E402
+
+
+@dataclasses.dataclass(frozen=True)
+class MigratedDatabase:
+    name: str
+    admin: ConnInfo
+    owner: ConnInfo
+    app: ConnInfo
+
+
+@pytest.fixture(scope="session")
+def migrated(pg_server: pg.ProvidedServer) -> Iterator[MigratedDatabase]:
+    """One database per test session, migrated as reporting_owner."""
+    name = _db_name("rs_test")
+    owner, app = pg.create_database(pg_server.admin, name)
+    migrate(local_connection_factory(owner), log=lambda event: None)
+    yield MigratedDatabase(name, pg_server.admin.with_database(name), owner, app)
+    pg.drop_database(pg_server.admin, name)
