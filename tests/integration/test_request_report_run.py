@@ -190,3 +190,31 @@ def test_published_template_versions_are_immutable_in_the_database(services, mak
     with services.uow(hotel.tenant_id) as uow, pytest.raises(pg8000.dbapi.DatabaseError, match="immutable"):
         execute(uow.connection, "UPDATE reporting.template_versions SET layout = 'changed' "
                                 "WHERE template_version_id = :v::uuid", {"v": version.template_version_id})
+
+
+def test_rerender_supersedes_the_old_run_pins_the_latest_version_and_is_idempotent(services, make_hotel, bus_for):
+    from reporting.service_layer.commands import RerenderReportRun
+    from reporting.service_layer.report_runs import rerender_report_run
+
+    hotel = make_hotel(services)
+    dataset = "SELECT @tenant_id AS t, @property_id AS p"
+    publish = lambda layout: publish_template_version(PublishTemplateVersion(  # noqa: E731
+        tenant_id=hotel.tenant_id, template_key="fixable", name="Fixable", layout=layout, dataset_sql=dataset,
+        params_schema={"type": "object"}, published_by="admin@test", formats=("html",)), services.deps)
+    publish("<p>typo</p>")
+    old = request_report_run(cmd(hotel, template_key="fixable"), services.deps).run
+    bus_for(services).drain()
+    fixed = publish("<p>fixed</p>")
+
+    again = RerenderReportRun(hotel.tenant_id, old.run_id, "op@test", idempotency_key="rr-1")
+    first = rerender_report_run(again, services.deps)
+    second = rerender_report_run(again, services.deps)
+
+    assert first.created and not second.created and second.run.run_id == first.run.run_id
+    assert first.run.supersedes == old.run_id and first.run.template_version_id == fixed.template_version_id
+    with services.uow(hotel.tenant_id) as uow:
+        before = uow.runs.get(old.run_id)
+        assert before.state is RunState.SUPERSEDED and before.superseded_by == first.run.run_id
+        assert len(uow.artifacts.for_run(old.run_id)) == 1  # old artifacts stay (retention)
+    with pytest.raises(IdempotencyKeyReused):
+        rerender_report_run(RerenderReportRun(hotel.tenant_id, first.run.run_id, "op@test", "rr-1"), services.deps)

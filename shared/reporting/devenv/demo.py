@@ -23,9 +23,10 @@ from reporting.devenv.synthetic_hotels import DEMO_HOTELS, HotelSpec, generate, 
 from reporting.domain.report_run import RunOrigin
 from reporting.domain.tenant import Property, Residency, Tenant
 from reporting.entrypoints.consumers import consume
-from reporting.service_layer.commands import RequestReportRun
+from reporting.domain.artifact import artifact_name
+from reporting.service_layer.commands import RequestReportRun, RerenderReportRun
 from reporting.service_layer.ports import business_yesterday
-from reporting.service_layer.report_runs import request_report_run
+from reporting.service_layer.report_runs import RequestOutcome, request_report_run, rerender_report_run
 from reporting.service_layer.tenants import sync_property, sync_tenant
 
 RESIDENCY_OF_COUNTRY = {"AF": Residency.AF, "IN": Residency.IN, "SA": Residency.KSA}
@@ -56,6 +57,26 @@ def _services_for(spec: HotelSpec, app: ConnInfo, home: Path, out: Path) -> Serv
         "REPORTING_DEAD_LETTER_DIR": str(home / "dead-letters" / residency.value.lower()),
     })
     return Services(settings, conn_factory=local_connection_factory(app))
+
+
+def _latest(services: Services, tenant_id: str, run_id: str):
+    """Follow re-renders: the run that currently stands for the one first requested."""
+    with services.uow(tenant_id) as uow:
+        run = uow.runs.get(run_id)
+        while run is not None and run.superseded_by:
+            run = uow.runs.get(run.superseded_by)
+    assert run is not None
+    return run
+
+
+def _artifacts_missing(services: Services, tenant_id: str, run_id: str) -> bool:
+    with services.uow(tenant_id) as uow:
+        run = uow.runs.get(run_id)
+        artifacts = uow.artifacts.for_run(run_id)
+    if run is None or str(run.state) != "succeeded":
+        return False
+    store = services.artifact_store
+    return not artifacts or any(store.stat(artifact_name(tenant_id, run_id, a.format)) is None for a in artifacts)
 
 
 def _one_residency(spec: HotelSpec, admin: ConnInfo, home: Path, out: Path, days: int) -> DemoRow:
@@ -91,6 +112,15 @@ def _one_residency(spec: HotelSpec, admin: ConnInfo, home: Path, out: Path, days
         ), services.deps)
         _say(f"{tag} run requested" + ("" if outcome.created else " (already there: idempotent)"),
              outcome.run.run_id)
+
+        if not outcome.created:
+            outcome = RequestOutcome(_latest(services, spec.tenant_id, outcome.run.run_id), created=False)
+        if not outcome.created and _artifacts_missing(services, spec.tenant_id, outcome.run.run_id):
+            # out/ was cleaned since the last demo: re-render (plan §5) rather than point at missing files.
+            outcome = rerender_report_run(RerenderReportRun(
+                tenant_id=spec.tenant_id, run_id=outcome.run.run_id, requested_by="demo",
+                idempotency_key=f"demo-rerender-{outcome.run.run_id}"), services.deps)
+            _say(f"{tag} artifacts missing under {out}: re-rendered", outcome.run.run_id)
 
         bus = LocalBus(services.pool, {"render": lambda ce: consume("render", ce, services)})
         drained = bus.drain()

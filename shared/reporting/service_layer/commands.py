@@ -53,3 +53,14 @@ class PublishTemplateVersion:
     formats: tuple[str, ...] = ("pdf",)
     locales: tuple[str, ...] = ("en",)
     retention_class: str = "operational"
+
+
+@dataclass(frozen=True)
+class RerenderReportRun:
+    """Plan §5: re-render = supersede (or cancel) the old run + a new run with a new id, pinned to the
+    template's latest published version (the point of a re-render is a fixed template)."""
+
+    tenant_id: str
+    run_id: str
+    requested_by: str
+    idempotency_key: str

@@ -1,4 +1,4 @@
-"""Use cases on report runs: request (any origin), cancel."""
+"""Use cases on report runs: request (any origin), cancel, re-render."""
 from __future__ import annotations
 
 import uuid
@@ -8,11 +8,11 @@ from zoneinfo import ZoneInfo
 
 from jsonschema import Draft202012Validator
 
-from reporting.domain.errors import AuthzDenied, NotFound, ValidationFailed, BackfillTooOld
-from reporting.domain.report_run import ReportRun, RunOrigin, idempotency_key, request_hash
-from reporting.domain.errors import IdempotencyKeyReused
+from reporting.domain.errors import (AuthzDenied, BackfillTooOld, IdempotencyKeyReused, IllegalStateTransition,
+                                     NotFound, ValidationFailed)
+from reporting.domain.report_run import ReportRun, RunOrigin, RunState, idempotency_key, request_hash
 from reporting.domain.template import TemplateVersion
-from reporting.service_layer.commands import CancelReportRun, RequestReportRun
+from reporting.service_layer.commands import CancelReportRun, RequestReportRun, RerenderReportRun
 from reporting.service_layer.dependencies import Dependencies
 from reporting.service_layer.ports import business_yesterday
 
@@ -123,3 +123,51 @@ def cancel_report_run(cmd: CancelReportRun, deps: Dependencies) -> ReportRun:
                          target_type="report_run", target_id=run.run_id, details={"from": str(before)})
         uow.commit()
         return run
+
+
+def rerender_report_run(cmd: RerenderReportRun, deps: Dependencies) -> RequestOutcome:
+    """Supersede a succeeded run (or cancel one in flight) and request its replacement; idempotent per key."""
+    now = deps.clock.now()
+    with deps.uow(cmd.tenant_id) as uow:
+        tenant = uow.tenants.get(cmd.tenant_id)
+        if tenant is None:
+            raise AuthzDenied("reporting is not enabled for this tenant")
+        tenant.check_may_write(deps.residency)
+        old = uow.runs.get(cmd.run_id, for_update=True)
+        if old is None:
+            raise NotFound("run not found")
+        key = idempotency_key(RunOrigin.USER, user_key=cmd.idempotency_key)
+        existing = uow.runs.by_idempotency_key(key)
+        if existing is not None:
+            if existing.supersedes != old.run_id:
+                raise IdempotencyKeyReused(key)
+            return RequestOutcome(existing, created=False)
+        if old.state is RunState.SUPERSEDED:
+            raise IllegalStateTransition("report run", old.state, RunState.SUPERSEDED)
+        old_version = uow.templates.get_version(old.template_version_id)
+        assert old_version is not None
+        version = uow.templates.latest_published(old_version.template_id) or old_version
+        version.check_usable_for_new_run()
+        new = ReportRun.request(
+            run_id=str(uuid.uuid4()), tenant_id=old.tenant_id, property_id=old.property_id,
+            template_version_id=version.template_version_id, snapshot_hash=version.snapshot_hash,
+            params=dict(old.params), locale=old.locale, formats=list(old.formats), run_date=old.run_date,
+            origin=RunOrigin.USER, idempotency_key=key,
+            request_hash=request_hash(property_id=old.property_id, template_ref=f"rerender:{old.run_id}",
+                                      run_date=old.run_date, params=old.params, locale=old.locale,
+                                      formats=old.formats),
+            requested_by=cmd.requested_by, correlation_id=old.correlation_id, now=now, supersedes=old.run_id)
+        uow.runs.add(new)
+        before = old.state
+        if before is RunState.SUCCEEDED:
+            old.supersede(now, new.run_id)
+        elif before in (RunState.REQUESTED, RunState.RENDERING):
+            old.cancel(now, "superseded by a re-render")
+        if old.state is not before:
+            uow.runs.save(old, expected_state=before)
+        # Old artifacts stay, per their retention class (plan §5).
+        uow.audit.append(tenant_id=cmd.tenant_id, actor=cmd.requested_by, action="report_run.rerender",
+                         target_type="report_run", target_id=old.run_id,
+                         details={"new_run_id": new.run_id, "template_version_id": version.template_version_id})
+        uow.commit()
+        return RequestOutcome(new, created=True)
