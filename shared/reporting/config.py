@@ -47,7 +47,7 @@ class Settings:
         iam_user = env.get("CLOUD_SQL_IAM_USER") or None
         if bool(database_url) == bool(instance):
             problems.append("set exactly one of REPORTING_DATABASE_URL (local) or CLOUD_SQL_INSTANCE (cloud)")
-        if instance and (instance.count(":") != 2 or not iam_user):
+        if instance and (instance.count(":") != 2 or not all(instance.split(":")) or not iam_user):
             problems.append("CLOUD_SQL_INSTANCE is project:region:instance and needs CLOUD_SQL_IAM_USER")
         store = env.get("REPORTING_ARTIFACT_STORE", "local")
         if store != "local":
@@ -62,6 +62,14 @@ class Settings:
         except ValueError:
             problems.append("REPORTING_BACKFILL_DAYS must be 1..90 (plan §5 caps backfills at 90 days)")
             backfill_days = 90
+        max_bytes_billed: int | None = None
+        if env.get("REPORTING_MAX_BYTES_BILLED"):
+            try:
+                max_bytes_billed = int(env["REPORTING_MAX_BYTES_BILLED"])
+                if max_bytes_billed <= 0:
+                    raise ValueError
+            except ValueError:
+                problems.append("REPORTING_MAX_BYTES_BILLED must be a positive whole number of bytes")
         if problems:
             raise ConfigError("; ".join(problems))
         home = Path(env.get("REPORTING_HOME", ".local"))
@@ -76,5 +84,5 @@ class Settings:
             warehouse_path=Path(env["REPORTING_WAREHOUSE_PATH"]) if env.get("REPORTING_WAREHOUSE_PATH") else None,
             dead_letter_dir=Path(env.get("REPORTING_DEAD_LETTER_DIR", str(home / "dead-letters"))),
             backfill_days=backfill_days,
-            max_bytes_billed=int(env["REPORTING_MAX_BYTES_BILLED"]) if env.get("REPORTING_MAX_BYTES_BILLED") else None,
+            max_bytes_billed=max_bytes_billed,
         )

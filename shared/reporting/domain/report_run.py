@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, timezone
 from enum import StrEnum
 from typing import Any
 
@@ -58,9 +58,10 @@ def idempotency_key(origin: RunOrigin, *, user_key: str | None = None, schedule_
             raise ValidationFailed("Idempotency-Key must be 1-200 printable characters")
         return f"user:{user_key}"
     if origin is RunOrigin.SCHEDULE:
-        if not schedule_id or scheduled_at is None:
-            raise ValidationFailed("a scheduled run needs its schedule and scheduled time")
-        return f"schedule:{schedule_id}:{scheduled_at.isoformat()}"
+        if not schedule_id or scheduled_at is None or scheduled_at.tzinfo is None:
+            raise ValidationFailed("a scheduled run needs its schedule and an aware scheduled time")
+        # One instant, one key: normalise the offset so a tick in another zone cannot duplicate a run.
+        return f"schedule:{schedule_id}:{scheduled_at.astimezone(timezone.utc).isoformat()}"
     if not (property_id and template_version_id and run_date):
         raise ValidationFailed("a backfill run needs property, template version and run date")
     return f"backfill:{property_id}:{template_version_id}:{run_date.isoformat()}"

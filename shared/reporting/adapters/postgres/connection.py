@@ -35,7 +35,9 @@ class ConnInfo:
     def url(self) -> str:
         """A URL for humans and env vars (the password is never included)."""
         if self.unix_sock:
-            return f"postgresql://{self.user}@/{self.database}?host={self.unix_sock}"
+            # The port names the socket file (.s.PGSQL.<port>): dropping it would point elsewhere.
+            port = f":{self.port}" if self.port != 5432 else ""
+            return f"postgresql://{self.user}@{port}/{self.database}?host={self.unix_sock}"
         return f"postgresql://{self.user}@{self.host}:{self.port}/{self.database}"
 
     @classmethod
