@@ -8,12 +8,13 @@ from zoneinfo import ZoneInfo
 
 from jsonschema import Draft202012Validator
 
-from reporting.domain.errors import (AuthzDenied, BackfillTooOld, IdempotencyKeyReused, IllegalStateTransition,
+from reporting.domain.errors import (BackfillTooOld, IdempotencyKeyReused, IllegalStateTransition,
                                      NotFound, ValidationFailed)
 from reporting.domain.report_run import ReportRun, RunOrigin, RunState, idempotency_key, request_hash
 from reporting.domain.template import TemplateVersion
 from reporting.service_layer.commands import CancelReportRun, RequestReportRun, RerenderReportRun
 from reporting.service_layer.dependencies import Dependencies
+from reporting.service_layer.tenants import require_writable_tenant
 from reporting.service_layer.ports import business_yesterday
 
 
@@ -53,10 +54,7 @@ def request_report_run(cmd: RequestReportRun, deps: Dependencies) -> RequestOutc
     """Validate, pin the template version, and create the run with its event; idempotent per key."""
     now = deps.clock.now()
     with deps.uow(cmd.tenant_id, correlation_id=cmd.correlation_id) as uow:
-        tenant = uow.tenants.get(cmd.tenant_id)
-        if tenant is None:  # not mirrored: tenant-service never enabled reporting for it
-            raise AuthzDenied("reporting is not enabled for this tenant")
-        tenant.check_may_write(deps.residency)
+        require_writable_tenant(uow, cmd.tenant_id, deps.residency)
         prop = uow.properties.get(cmd.property_id)
         if prop is None:
             raise NotFound("property not found")
@@ -109,10 +107,7 @@ def request_report_run(cmd: RequestReportRun, deps: Dependencies) -> RequestOutc
 def cancel_report_run(cmd: CancelReportRun, deps: Dependencies) -> ReportRun:
     """Cancel a requested or rendering run; an illegal state answers with a typed conflict."""
     with deps.uow(cmd.tenant_id) as uow:
-        tenant = uow.tenants.get(cmd.tenant_id)
-        if tenant is None:
-            raise AuthzDenied("reporting is not enabled for this tenant")
-        tenant.check_may_write(deps.residency)
+        require_writable_tenant(uow, cmd.tenant_id, deps.residency)
         run = uow.runs.get(cmd.run_id, for_update=True)
         if run is None:
             raise NotFound("run not found")
@@ -129,10 +124,7 @@ def rerender_report_run(cmd: RerenderReportRun, deps: Dependencies) -> RequestOu
     """Supersede a succeeded run (or cancel one in flight) and request its replacement; idempotent per key."""
     now = deps.clock.now()
     with deps.uow(cmd.tenant_id) as uow:
-        tenant = uow.tenants.get(cmd.tenant_id)
-        if tenant is None:
-            raise AuthzDenied("reporting is not enabled for this tenant")
-        tenant.check_may_write(deps.residency)
+        require_writable_tenant(uow, cmd.tenant_id, deps.residency)
         old = uow.runs.get(cmd.run_id, for_update=True)
         if old is None:
             raise NotFound("run not found")

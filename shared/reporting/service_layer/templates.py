@@ -3,20 +3,18 @@ from __future__ import annotations
 
 import uuid
 
-from reporting.domain.errors import AuthzDenied, ValidationFailed
+from reporting.domain.errors import ValidationFailed
 from reporting.domain.template import Template, TemplateCategory, TemplateVersion, VersionStatus
 from reporting.service_layer.commands import PublishTemplateVersion
 from reporting.service_layer.dependencies import Dependencies
+from reporting.service_layer.tenants import require_writable_tenant
 from reporting.catalog.i18n import catalog_hash
 
 
 def publish_template_version(cmd: PublishTemplateVersion, deps: Dependencies) -> TemplateVersion:
     """Create the tenant's template on first use, then add and publish its next version."""
     with deps.uow(cmd.tenant_id) as uow:
-        tenant = uow.tenants.get(cmd.tenant_id)
-        if tenant is None:
-            raise AuthzDenied("reporting is not enabled for this tenant")
-        tenant.check_may_write(deps.residency)
+        require_writable_tenant(uow, cmd.tenant_id, deps.residency)
         template = uow.templates.by_key(cmd.template_key, cmd.tenant_id)
         if template is not None and template.platform_shared:
             raise ValidationFailed("a platform template's key cannot be reused by a tenant template",

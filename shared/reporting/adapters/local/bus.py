@@ -16,7 +16,7 @@ from typing import Any, Callable
 
 from cloudevents.http import CloudEvent
 
-from reporting.adapters.postgres.connection import fetch_all, fetch_one
+from reporting.adapters.postgres.connection import fetch_all
 from reporting.adapters.postgres.pool import ConnectionPool
 from reporting.events.envelope import Envelope
 from reporting.events.wiring import subscribers_of, topic_name
@@ -119,13 +119,3 @@ class LocalBus:
                 return f"{consumer}: {type(exc).__name__}"
         return None
 
-
-def pending_count(pool: ConnectionPool) -> int:
-    """Unpublished, undead rows visible in the current tenant scope (tests set one)."""
-    conn = pool.get()
-    try:
-        row = fetch_one(conn, "SELECT count(*) AS n FROM reporting.outbox WHERE published_at IS NULL")
-        conn.rollback()
-        return int(row["n"]) if row else 0
-    finally:
-        pool.put(conn)

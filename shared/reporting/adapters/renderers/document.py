@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import json
 import logging
@@ -143,6 +142,3 @@ class DocumentRenderer(Renderer):
         # UTF-8 with BOM: Excel otherwise guesses a legacy code page and garbles Arabic script.
         return ("\ufeff" + buf.getvalue()).encode("utf-8")
 
-
-def layout_digest(layout: str) -> str:
-    return hashlib.sha256(layout.encode("utf-8")).hexdigest()
