@@ -43,7 +43,6 @@ def empty_database(pg_server: pg.ProvidedServer) -> Iterator[ConnInfo]:
 # ---- a migrated database shared by the session; tests isolate by creating their own tenants ----
 
 import dataclasses  # noqa: E402
-from datetime import date, datetime, timedelta, timezone  # noqa: E402
 
 from reporting.adapters.postgres.connection import local_connection_factory  # noqa: E402
 from reporting.db.migrate import migrate  # noqa: E402

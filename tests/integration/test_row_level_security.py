@@ -1,7 +1,6 @@
 """Row-level security, proven as reporting_app on every tenant-scoped table (SPEC §4)."""
 from __future__ import annotations
 
-import uuid
 
 import pg8000.dbapi
 import pytest
@@ -9,7 +8,6 @@ import pytest
 from reporting.adapters.postgres.connection import connect, execute, fetch_all, fetch_one
 from reporting.devenv import demo
 from reporting.devenv.synthetic_hotels import DEMO_HOTELS
-from reporting.domain.report_run import RunOrigin
 from reporting.service_layer.commands import PublishTemplateVersion, RequestReportRun
 from reporting.service_layer.report_runs import request_report_run
 from reporting.service_layer.templates import publish_template_version
