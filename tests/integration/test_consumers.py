@@ -15,12 +15,16 @@ from tests.integration.helpers import json_event, raw_cloud_event, requested_clo
 pytestmark = pytest.mark.integration
 
 
+def request_run(services, hotel, **kw):
+    return request_report_run(RequestReportRun(
+        tenant_id=hotel.tenant_id, property_id=hotel.property_id, requested_by="op@test",
+        template_key="daily_occupancy", idempotency_key="k", **kw), services.deps).run
+
+
 def test_malformed_messages_are_dead_lettered_with_a_reason_and_a_good_one_after_still_completes(services,
                                                                                                  make_hotel):
     hotel = make_hotel(services)
-    run = request_report_run(RequestReportRun(tenant_id=hotel.tenant_id, property_id=hotel.property_id,
-                                              requested_by="op@test", template_key="daily_occupancy",
-                                              idempotency_key="k", formats=("csv",)), services.deps).run
+    run = request_run(services, hotel, formats=("csv",))
     good = requested_cloud_event(services, hotel.tenant_id, run.run_id)
     envelope = json.loads(base64.b64decode(good.data["message"]["data"]))
     missing_field = dict(envelope, data={k: v for k, v in envelope["data"].items() if k != "run_id"})
@@ -48,18 +52,14 @@ def test_malformed_messages_are_dead_lettered_with_a_reason_and_a_good_one_after
 def test_an_event_from_another_residency_is_dead_lettered(make_services, make_hotel):
     af, ksa = make_services(), make_services(__import__("reporting.domain.tenant", fromlist=["x"]).Residency.KSA)
     hotel = make_hotel(ksa)
-    run = request_report_run(RequestReportRun(tenant_id=hotel.tenant_id, property_id=hotel.property_id,
-                                              requested_by="op@test", template_key="daily_occupancy",
-                                              idempotency_key="k"), ksa.deps).run
+    run = request_run(ksa, hotel)
     outcome = consume("render", requested_cloud_event(ksa, hotel.tenant_id, run.run_id), af)
     assert outcome.status == "dead_lettered" and outcome.reason.startswith("residency mismatch")
 
 
 def test_a_run_unknown_here_is_a_permanent_error_and_is_dead_lettered(services, make_hotel):
     hotel = make_hotel(services)
-    run = request_report_run(RequestReportRun(tenant_id=hotel.tenant_id, property_id=hotel.property_id,
-                                              requested_by="op@test", template_key="daily_occupancy",
-                                              idempotency_key="k"), services.deps).run
+    run = request_run(services, hotel)
     event = requested_cloud_event(services, hotel.tenant_id, run.run_id)
     envelope = json.loads(base64.b64decode(event.data["message"]["data"]))
     envelope["data"]["run_id"] = "99999999-9999-4999-8999-999999999999"
@@ -69,8 +69,6 @@ def test_a_run_unknown_here_is_a_permanent_error_and_is_dead_lettered(services, 
 
 def test_functions_without_handlers_dead_letter_instead_of_dropping(services, make_hotel):
     hotel = make_hotel(services)
-    run = request_report_run(RequestReportRun(tenant_id=hotel.tenant_id, property_id=hotel.property_id,
-                                              requested_by="op@test", template_key="daily_occupancy",
-                                              idempotency_key="k"), services.deps).run
+    run = request_run(services, hotel)
     outcome = consume("submit", requested_cloud_event(services, hotel.tenant_id, run.run_id), services)
     assert outcome.status == "dead_lettered" and outcome.reason.startswith("unhandled event type")
