@@ -115,12 +115,12 @@ def _one_residency(spec: HotelSpec, admin: ConnInfo, home: Path, out: Path, days
 
         if not outcome.created:
             outcome = RequestOutcome(_latest(services, spec.tenant_id, outcome.run.run_id), created=False)
-        if not outcome.created and _artifacts_missing(services, spec.tenant_id, outcome.run.run_id):
-            # out/ was cleaned since the last demo: re-render (plan §5) rather than point at missing files.
-            outcome = rerender_report_run(RerenderReportRun(
-                tenant_id=spec.tenant_id, run_id=outcome.run.run_id, requested_by="demo",
-                idempotency_key=f"demo-rerender-{outcome.run.run_id}"), services.deps)
-            _say(f"{tag} artifacts missing under {out}: re-rendered", outcome.run.run_id)
+            if _artifacts_missing(services, spec.tenant_id, outcome.run.run_id):
+                # out/ was cleaned since the last demo: re-render (plan §5) rather than point at missing files.
+                outcome = rerender_report_run(RerenderReportRun(
+                    tenant_id=spec.tenant_id, run_id=outcome.run.run_id, requested_by="demo",
+                    idempotency_key=f"demo-rerender-{outcome.run.run_id}"), services.deps)
+                _say(f"{tag} artifacts missing under {out}: re-rendered", outcome.run.run_id)
 
         bus = LocalBus(services.pool, {"render": lambda ce: consume("render", ce, services)})
         drained = bus.drain()

@@ -50,6 +50,11 @@ class TemplateVersionArchived(Conflict):
                          template_version_id=template_version_id)
 
 
+class AuthnRequired(DomainError):
+    code = "MELMASTOON.IAM.AUTHN_REQUIRED"
+    http_status = 401
+
+
 class AuthzDenied(DomainError):
     code = "MELMASTOON.IAM.AUTHZ_DENIED"
     http_status = 403

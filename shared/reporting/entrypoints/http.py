@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from reporting.domain.errors import DomainError
+from reporting.domain.errors import AuthnRequired, DomainError
 
 
 def error_body(code: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -23,5 +23,6 @@ def error_response(exc: DomainError) -> tuple[str, int, dict[str, str]]:
 
 
 def handle(request: Any) -> tuple[str, int, dict[str, str]]:
-    body = error_body("MELMASTOON.IAM.AUTHN_REQUIRED", "no trusted token issuer is configured for this deployment")
-    return json.dumps(body), 401, {"Content-Type": "application/json", "WWW-Authenticate": "Bearer"}
+    body, status, headers = error_response(
+        AuthnRequired("no trusted token issuer is configured for this deployment"))
+    return body, status, {**headers, "WWW-Authenticate": "Bearer"}
