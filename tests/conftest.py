@@ -77,3 +77,26 @@ def migrated_for(pg_server: pg.ProvidedServer) -> Iterator[Callable[[str], Migra
 @pytest.fixture(scope="session")
 def migrated(migrated_for: Callable[[str], MigratedDatabase]) -> MigratedDatabase:
     return migrated_for("AF")
+
+
+# ---- one Pub/Sub emulator per test session (never skipped: its absence is a failure) ----
+
+from reporting.devenv import pubsub_emulator  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def pubsub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[pubsub_emulator.PubSubEmulator]:
+    """The real emulator; PUBSUB_EMULATOR_HOST points the real client libraries (and child processes) at it."""
+    from reporting.adapters.pubsub.client import reset_clients
+
+    emulator = pubsub_emulator.start(tmp_path_factory.mktemp("pubsub"))
+    previous = os.environ.get("PUBSUB_EMULATOR_HOST")
+    os.environ["PUBSUB_EMULATOR_HOST"] = emulator.host
+    reset_clients()
+    yield emulator
+    reset_clients()
+    if previous is None:
+        os.environ.pop("PUBSUB_EMULATOR_HOST", None)
+    else:
+        os.environ["PUBSUB_EMULATOR_HOST"] = previous
+    emulator.stop()

@@ -11,7 +11,11 @@ from reporting.adapters.postgres.pool import ConnectionPool
 from reporting.adapters.postgres.unit_of_work import PostgresUnitOfWork
 from reporting.config import Settings
 from reporting.service_layer.dependencies import Dependencies
-from reporting.service_layer.ports import ArtifactStore, Clock, DeadLetterSink, Renderer, SystemClock, Warehouse
+from reporting.service_layer.outbox_relay import OutboxRelay
+from reporting.service_layer.ports import (ArtifactStore, Clock, DeadLetterSink, OutboxRow, Renderer, SystemClock,
+                                           Warehouse)
+
+LOCAL_MAX_ATTEMPTS = 5  # like a subscription's max_delivery_attempts
 
 
 def connection_factory(settings: Settings) -> ConnectionFactory:
@@ -61,7 +65,43 @@ class Services:
     def uow(self, tenant_id: str | None, *, causation_id: str | None = None,
             correlation_id: str | None = None) -> PostgresUnitOfWork:
         return PostgresUnitOfWork(self.pool, tenant_id, self.settings.residency, self.clock,
-                                  causation_id=causation_id, correlation_id=correlation_id)
+                                  causation_id=causation_id, correlation_id=correlation_id,
+                                  after_commit=self._publish_after_commit)
+
+    def _publish_after_commit(self, event_ids: list[str]) -> None:
+        # On Pub/Sub, committed events go out at once (the sweeper catches stragglers).
+        # The local bus is drained explicitly instead: delivering in-process from inside
+        # a commit would nest one function's work inside another's.
+        if self.settings.event_bus == "pubsub":
+            self.relay.publish_now(event_ids)
+
+    @cached_property
+    def relay(self) -> OutboxRelay:
+        """The outbox relay for this deployment's bus: Pub/Sub, or in-process delivery to the consumers."""
+        from reporting.adapters.postgres.outbox_store import PostgresOutboxStore
+        from reporting.events.publication import PublicationPlan
+
+        plan = PublicationPlan(today=lambda: self.clock.now().date())
+        store = PostgresOutboxStore(self.pool)
+        lease = self.settings.outbox_lease_seconds
+        if self.settings.event_bus == "pubsub":
+            from reporting.adapters.pubsub.publisher import PubSubPublisher
+
+            assert self.settings.pubsub_project
+            return OutboxRelay(store, PubSubPublisher(self.settings.pubsub_project), plan, lease_seconds=lease)
+        from reporting.adapters.local.bus import InProcessPublisher
+        from reporting.entrypoints.consumers import HANDLERS, consume
+
+        consumers = {name: (lambda ce, name=name: consume(name, ce, self)) for name in HANDLERS}
+        return OutboxRelay(store, InProcessPublisher(consumers), plan, lease_seconds=lease,
+                           max_attempts=LOCAL_MAX_ATTEMPTS, on_gave_up=self._park_locally)
+
+    def _park_locally(self, row: OutboxRow, reason: str) -> None:
+        """What a subscription's dead-letter policy does when retries run out."""
+        from reporting.events.envelope import Envelope
+
+        envelope = Envelope.from_dict(row.envelope)
+        self.dead_letters.publish("local-bus", envelope.to_bytes(), envelope.attributes(), reason)
 
     @cached_property
     def deps(self) -> Dependencies:
@@ -96,6 +136,11 @@ class Services:
         return LocalArtifactStore(self.settings.artifact_dir, region=self.settings.region)
 
     def _build_dead_letters(self) -> DeadLetterSink:
+        if self.settings.event_bus == "pubsub":
+            from reporting.adapters.pubsub.dead_letters import PubSubDeadLetterSink
+
+            assert self.settings.pubsub_project
+            return PubSubDeadLetterSink(self.settings.pubsub_project)
         from reporting.adapters.local.dead_letters import FileDeadLetterSink
 
         return FileDeadLetterSink(self.settings.dead_letter_dir)

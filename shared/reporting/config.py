@@ -27,6 +27,11 @@ class Settings:
     dead_letter_dir: Path
     backfill_days: int = 90
     max_bytes_billed: int | None = None
+    # Events: "local" = the in-process bus draining the outbox (demo, most tests);
+    # "pubsub" = the outbox relay to Pub/Sub (the cloud, and the emulator tests)
+    event_bus: str = "local"
+    pubsub_project: str | None = None
+    outbox_lease_seconds: int = 30
 
     @property
     def uses_cloud_sql(self) -> bool:
@@ -70,6 +75,19 @@ class Settings:
                     raise ValueError
             except ValueError:
                 problems.append("REPORTING_MAX_BYTES_BILLED must be a positive whole number of bytes")
+        event_bus = env.get("REPORTING_EVENT_BUS", "local")
+        pubsub_project = env.get("REPORTING_PUBSUB_PROJECT") or env.get("GOOGLE_CLOUD_PROJECT") or None
+        if event_bus not in ("local", "pubsub"):
+            problems.append(f"REPORTING_EVENT_BUS must be 'local' or 'pubsub' (got {event_bus!r})")
+        elif event_bus == "pubsub" and not pubsub_project:
+            problems.append("REPORTING_EVENT_BUS=pubsub needs REPORTING_PUBSUB_PROJECT (or GOOGLE_CLOUD_PROJECT)")
+        try:
+            lease = int(env.get("REPORTING_OUTBOX_LEASE_SECONDS", "30"))
+            if not 1 <= lease <= 3600:
+                raise ValueError
+        except ValueError:
+            problems.append("REPORTING_OUTBOX_LEASE_SECONDS must be 1..3600")
+            lease = 30
         if problems:
             raise ConfigError("; ".join(problems))
         home = Path(env.get("REPORTING_HOME", ".local"))
@@ -85,4 +103,7 @@ class Settings:
             dead_letter_dir=Path(env.get("REPORTING_DEAD_LETTER_DIR", str(home / "dead-letters"))),
             backfill_days=backfill_days,
             max_bytes_billed=max_bytes_billed,
+            event_bus=event_bus,
+            pubsub_project=pubsub_project,
+            outbox_lease_seconds=lease,
         )

@@ -9,14 +9,13 @@ from typing import Callable, Iterator
 
 import pytest
 
-from reporting.adapters.local.bus import LocalBus
 from reporting.adapters.postgres.connection import local_connection_factory
 from reporting.adapters.warehouse.duckdb_local import DuckDBWarehouse
 from reporting.bootstrap import Services
 from reporting.config import Settings
+from reporting.service_layer.outbox_relay import OutboxRelay
 from reporting.devenv.synthetic_hotels import DEMO_HOTELS, HotelSpec, generate, load_into
 from reporting.domain.tenant import Property, Residency, Tenant, TenantStatus
-from reporting.entrypoints.consumers import consume
 from reporting.service_layer.tenants import sync_property, sync_tenant
 from tests.fakes import MutableClock
 
@@ -38,12 +37,14 @@ def warehouse() -> DuckDBWarehouse:
 def make_services(migrated_for, warehouse, clock, tmp_path: Path) -> Iterator[Callable[..., Services]]:
     built: list[Services] = []
 
-    def build(residency: Residency = Residency.AF) -> Services:
+    def build(residency: Residency = Residency.AF, env: dict[str, str] | None = None) -> Services:
         migrated = migrated_for(residency.value)
         settings = Settings.from_env({
             "REPORTING_RESIDENCY": residency.value, "REPORTING_DATABASE_URL": migrated.app.url(),
             "REPORTING_ARTIFACT_DIR": str(tmp_path / "artifacts" / residency.value),
             "REPORTING_DEAD_LETTER_DIR": str(tmp_path / "dead-letters" / residency.value),
+            "REPORTING_OUTBOX_LEASE_SECONDS": "1",  # failed deliveries come back quickly in tests
+            **(env or {}),
         })
         services = Services(settings, clock=clock, conn_factory=local_connection_factory(migrated.app),
                             warehouse=warehouse)
@@ -94,8 +95,9 @@ def make_hotel(warehouse, clock) -> Callable[..., Hotel]:
 
 
 @pytest.fixture
-def bus_for() -> Callable[[Services], LocalBus]:
-    def build(services: Services) -> LocalBus:
-        return LocalBus(services.pool, {"render": lambda ce: consume("render", ce, services)}, lease_seconds=1)
+def bus_for() -> Callable[[Services], OutboxRelay]:
+    """The local bus of a Services: its outbox relay delivering in-process to the consumers."""
+    def build(services: Services) -> OutboxRelay:
+        return services.relay
 
     return build

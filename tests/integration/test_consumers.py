@@ -41,7 +41,7 @@ def test_malformed_messages_are_dead_lettered_with_a_reason_and_a_good_one_after
     reasons = [entry["reason"] for entry in services.dead_letters.entries()]
     assert reasons[0].startswith("undecodable")
     assert reasons[1] == "invalid: (root): not a JSON object"
-    assert reasons[2] == "invalid: report_run.requested.v1 data: fails 'required'"
+    assert reasons[2] == "invalid: report_run.requested.v1 data.run_id: is required"
     assert "report_run.exploded.v1" in reasons[3]
     # Nothing is lost: the parked message keeps its bytes for a replay.
     assert base64.b64decode(services.dead_letters.entries()[2]["data_base64"]) == json.dumps(missing_field).encode()

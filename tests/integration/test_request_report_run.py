@@ -203,7 +203,7 @@ def test_rerender_supersedes_the_old_run_pins_the_latest_version_and_is_idempote
         params_schema={"type": "object"}, published_by="admin@test", formats=("html",)), services.deps)
     publish("<p>typo</p>")
     old = request_report_run(cmd(hotel, template_key="fixable"), services.deps).run
-    bus_for(services).drain()
+    bus_for(services).sweep()
     fixed = publish("<p>fixed</p>")
 
     again = RerenderReportRun(hotel.tenant_id, old.run_id, "op@test", idempotency_key="rr-1")

@@ -36,7 +36,7 @@ def populate(services, make_hotel, bus_for):
     request_report_run(RequestReportRun(tenant_id=hotel.tenant_id, property_id=hotel.property_id,
                                         requested_by="op@test", template_key="own_occupancy",
                                         idempotency_key="k1"), services.deps)
-    bus_for(services).drain()
+    bus_for(services).sweep()
     return hotel
 
 
@@ -174,9 +174,12 @@ def role_of(conn) -> dict:
 
 
 def test_bus_and_demo_connect_as_reporting_app_without_bypassrls(migrated, services, bus_for, tmp_path):
-    bus = bus_for(services)
-    bus_role = bus._call("SELECT current_user AS role, r.rolsuper, r.rolbypassrls FROM pg_roles r "
-                         "WHERE r.rolname = current_user", {})[0]
+    bus_for(services)  # the relay and every use case share the Services' pool
+    conn = services.pool.get()
+    try:
+        bus_role = role_of(conn)
+    finally:
+        services.pool.put(conn)
     assert bus_role == {"role": "reporting_app", "rolsuper": False, "rolbypassrls": False}
 
     demo_services = demo._services_for(DEMO_HOTELS[0], migrated.app, tmp_path, tmp_path / "out")

@@ -18,6 +18,10 @@ from reporting.events.envelope import Envelope
 REPO = Path(__file__).resolve().parents[2]
 NAME_RE = re.compile(r"^[a-z][a-z_]*\.[a-z][a-z_]*ed\.v[1-9][0-9]*$")  # aggregate.verb_past_tense.vN
 SECRET = "P1234567X"  # looks like a passport number: must never reach a dead-letter reason or a log
+GUEST_FIELDS = {"guest_name", "name", "first_name", "last_name", "passport", "passport_number", "nationality",
+                "date_of_birth", "email", "phone"}
+NEW_IN_SPEC_5 = ["template.archived.v1", "regulatory_submission.accepted.v1", "regulatory_submission.rejected.v1",
+                 "regulatory_submission.cutoff_missed.v1", "tenant.region_changed.v1"]
 SCHEMA_FILES = sorted(p.name for p in files("reporting.events").joinpath("schemas").iterdir()
                       if p.name.endswith(".json"))
 
@@ -36,9 +40,11 @@ def reason_of(raw: Any) -> str:
 # --- the catalog itself ----------------------------------------------------------------
 
 
-def test_catalog_knows_the_events_the_domain_emits() -> None:
+def test_catalog_knows_the_events_the_domain_emits_and_consumes() -> None:
     assert {"report_run.requested.v1", "report_run.completed.v1", "report_run.failed.v1",
-            "report_run.cancelled.v1", "template.published.v1"} <= set(event_types())
+            "report_run.cancelled.v1", "template.published.v1", "template.archived.v1",
+            "regulatory_submission.accepted.v1", "regulatory_submission.rejected.v1",
+            "regulatory_submission.cutoff_missed.v1", "tenant.region_changed.v1"} <= set(event_types())
     assert "envelope" not in event_types()
 
 
@@ -81,6 +87,37 @@ def test_every_example_data_declares_all_its_fields(event_type: str) -> None:
         assert set(raw["data"]) <= declared
 
 
+@pytest.mark.parametrize("event_type", event_types())
+def test_no_schema_declares_a_guest_data_field(event_type: str) -> None:
+    """Payloads carry ids, counts, codes and references; guest data stays in the tenant's database."""
+    def names(node: Any) -> set[str]:
+        if isinstance(node, dict):
+            own = set(node.get("properties", {}))
+            return own.union(*(names(v) for k, v in node.items() if k != "examples"))
+        if isinstance(node, list):
+            return set().union(*(names(v) for v in node))
+        return set()
+
+    assert not names(schema_for(event_type)) & GUEST_FIELDS
+
+
+@pytest.mark.parametrize("event_type", [t for t in event_types() if t.startswith("regulatory_submission.")])
+def test_submission_events_are_keyed_by_the_submission(event_type: str) -> None:
+    for raw in schema_for(event_type)["examples"]:
+        assert raw["aggregate_id"] == raw["data"]["submission_id"]
+
+
+def test_template_archived_is_keyed_by_the_template() -> None:
+    for raw in schema_for("template.archived.v1")["examples"]:
+        assert raw["aggregate_id"] == raw["data"]["template_id"]
+
+
+def test_region_changed_envelope_carries_the_source_residency() -> None:
+    for raw in schema_for("tenant.region_changed.v1")["examples"]:
+        assert raw["residency"] == raw["data"]["from_residency"] != raw["data"]["to_residency"]
+        assert raw["aggregate_id"] == raw["data"]["tenant_id"]
+
+
 def test_unknown_event_type_is_refused() -> None:
     raw = example()
     raw["subject"] = "report_run.exploded"
@@ -101,6 +138,38 @@ def test_missing_required_data_field_is_refused() -> None:
     reason = reason_of(raw)
     assert reason.startswith("report_run.requested.v1 ")
     assert "data" in reason and "required" in reason
+
+
+@pytest.mark.parametrize("event_type", NEW_IN_SPEC_5)
+def test_every_required_data_field_of_the_new_events_is_enforced(event_type: str) -> None:
+    for name in schema_for(event_type)["properties"]["data"]["required"]:
+        raw = example(event_type)
+        del raw["data"][name]
+        reason = reason_of(raw)
+        assert reason.startswith(f"{event_type} ") and "data" in reason and "required" in reason, name
+
+
+@pytest.mark.parametrize(("event_type", "name", "bad"), [
+    ("template.archived.v1", "template_version_ids", []),
+    ("template.archived.v1", "archived_by", f"Jane {SECRET}"),  # an actor id, never a person's name
+    ("regulatory_submission.accepted.v1", "attempts", 0),
+    ("regulatory_submission.accepted.v1", "subject_ref", f"Ahmad Khan {SECRET}"),
+    ("regulatory_submission.accepted.v1", "adapter", SECRET),
+    ("regulatory_submission.rejected.v1", "rejection_message", SECRET * 60),
+    ("regulatory_submission.rejected.v1", "permanent", SECRET),
+    ("regulatory_submission.cutoff_missed.v1", "attempts", -1),
+    ("regulatory_submission.cutoff_missed.v1", "last_state", SECRET),
+    ("regulatory_submission.cutoff_missed.v1", "subject_kind", SECRET),
+    ("tenant.region_changed.v1", "to_residency", SECRET),
+    ("tenant.region_changed.v1", "move_id", SECRET),
+    ("tenant.region_changed.v1", "to_region", SECRET),
+])
+def test_wrong_value_in_a_new_event_names_the_field_not_the_value(event_type: str, name: str, bad: Any) -> None:
+    raw = example(event_type)
+    raw["data"][name] = bad
+    reason = reason_of(raw)
+    assert reason.startswith(f"{event_type} ") and f"data.{name}" in reason
+    assert SECRET not in reason
 
 
 def test_missing_envelope_field_is_refused() -> None:

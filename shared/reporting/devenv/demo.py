@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
-from reporting.adapters.local.bus import LocalBus
 from reporting.adapters.postgres.connection import ConnInfo, local_connection_factory
 from reporting.bootstrap import Services
 from reporting.config import Settings
@@ -22,7 +21,6 @@ from reporting.devenv import postgres as pg
 from reporting.devenv.synthetic_hotels import DEMO_HOTELS, HotelSpec, generate, load_into
 from reporting.domain.report_run import RunOrigin
 from reporting.domain.tenant import Property, Residency, Tenant
-from reporting.entrypoints.consumers import consume
 from reporting.domain.artifact import artifact_name
 from reporting.service_layer.commands import RequestReportRun, RerenderReportRun
 from reporting.service_layer.ports import business_yesterday
@@ -122,9 +120,8 @@ def _one_residency(spec: HotelSpec, admin: ConnInfo, home: Path, out: Path, days
                     idempotency_key=f"demo-rerender-{outcome.run.run_id}"), services.deps)
                 _say(f"{tag} artifacts missing under {out}: re-rendered", outcome.run.run_id)
 
-        bus = LocalBus(services.pool, {"render": lambda ce: consume("render", ce, services)})
-        drained = bus.drain()
-        _say(f"{tag} bus drained", f"{drained.delivered} delivered, {drained.retried} retried, {drained.dead} dead")
+        drained = services.relay.sweep()
+        _say(f"{tag} bus drained", f"{drained.published} delivered, {drained.retried} retried, {drained.dead} dead")
 
         with services.uow(spec.tenant_id) as uow:
             run = uow.runs.get(outcome.run.run_id)

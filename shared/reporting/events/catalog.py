@@ -58,6 +58,12 @@ def _validator(event_type: str) -> Draft202012Validator:
 
 def _describe(error: Any) -> str:
     path = ".".join(str(p) for p in error.absolute_path) or "(root)"
+    if error.validator == "required" and isinstance(error.instance, dict):
+        # Name the missing field: it comes from the schema, never from the event's values.
+        missing = [name for name in error.validator_value if name not in error.instance]
+        if missing:
+            field = f"{path}.{missing[0]}" if path != "(root)" else missing[0]
+            return f"{field}: is required"
     return f"{path}: fails '{error.validator}'"
 
 

@@ -1,38 +1,106 @@
-"""One source of truth for event routing: subject → topic → subscribing functions.
+"""One source of truth for event routing: subject → topic → subscription → function.
 
-Read by the local bus, the outbox relay, the tests and (issue 8) Terraform.
+Read by the outbox relay, the local bus, the emulator provisioning in tests and
+`reporting events wiring` (which Terraform consumes as JSON, issue 8).
+
+Names (Pub/Sub ids allow letters, digits, `.`, `-`, `_`; they start with a letter):
+- topic per event type:            reporting.<subject>.v<N>
+- subscription per consumer:       reporting.<subject>.v<N>.<consumer>
+- dead-letter topic per consumer:  reporting.dead-letter.<consumer>
+  (the app publishes undecodable/invalid/permanently failing events there with a
+  `reason` attribute; the subscription's dead-letter policy sends events whose
+  transient retries ran out to the same topic)
+- a `.hold` subscription on each dead-letter topic keeps parked events for
+  inspection and replay (a topic without subscriptions would drop them).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 from reporting.events.catalog import event_types
+
+CONSUMERS = ("render", "submit", "region_changed")
+MAX_DELIVERY_ATTEMPTS = 5  # then the subscription's dead-letter policy takes over
+ACK_DEADLINE_SECONDS = 600  # a render may take minutes; an un-acked push is redelivered after this
+DEAD_LETTER_RETENTION_DAYS = 7  # Pub/Sub's maximum message retention for a subscription
+
+# Which function consumes which event. A pair is wired only once its handler
+# exists (tests enforce the match with entrypoints.consumers.HANDLERS), so nothing
+# is routed to a function that would dead-letter it.
+SUBSCRIBERS: dict[str, tuple[str, ...]] = {
+    "report_run.requested.v1": ("render",),
+}
+
+
+# Events other services publish and we only consume: their topics are not ours to
+# create (tenant-service owns tenant.region_changed; the residency-move issue wires
+# the subscription to its topic).
+CONSUMED_ONLY: frozenset[str] = frozenset({"tenant.region_changed.v1"})
+
+
+def published_event_types() -> list[str]:
+    return [t for t in event_types() if t not in CONSUMED_ONLY]
+
+
+def topic_name(event_type: str) -> str:
+    return f"reporting.{event_type}"
+
+
+def subscription_name(event_type: str, consumer: str) -> str:
+    return f"{topic_name(event_type)}.{consumer}"
+
+
+def dead_letter_topic(consumer: str) -> str:
+    return f"reporting.dead-letter.{consumer}"
+
+
+def dead_letter_hold_subscription(consumer: str) -> str:
+    return f"{dead_letter_topic(consumer)}.hold"
+
+
+@dataclass(frozen=True)
+class Subscription:
+    name: str
+    topic: str
+    consumer: str
+    dead_letter_topic: str
+    max_delivery_attempts: int = MAX_DELIVERY_ATTEMPTS
+    ack_deadline_seconds: int = ACK_DEADLINE_SECONDS
 
 
 @dataclass(frozen=True)
 class Route:
     event_type: str
     topic: str
-    subscribers: tuple[str, ...]
-    dead_letter_topic: str
+    subscriptions: tuple[Subscription, ...]
 
-
-def topic_name(event_type: str) -> str:
-    """Pub/Sub topic ids allow letters, digits, dots, dashes and underscores: the name maps 1:1."""
-    return f"reporting.{event_type}"
-
-
-# Which function consumes which event. Everything published has a topic even
-# without a subscriber: other services (notifications, analytics) subscribe too.
-SUBSCRIBERS: dict[str, tuple[str, ...]] = {
-    "report_run.requested.v1": ("render",),
-}
-
-
-def routes() -> list[Route]:
-    return [Route(event_type=t, topic=topic_name(t), subscribers=SUBSCRIBERS.get(t, ()),
-                  dead_letter_topic=f"{topic_name(t)}.dead-letter") for t in event_types()]
+    @property
+    def subscribers(self) -> tuple[str, ...]:
+        return tuple(s.consumer for s in self.subscriptions)
 
 
 def subscribers_of(event_type: str) -> tuple[str, ...]:
     return SUBSCRIBERS.get(event_type, ())
+
+
+def routes() -> list[Route]:
+    """Every event type we publish has a topic (other services subscribe too), with our subscriptions."""
+    return [Route(event_type=t, topic=topic_name(t),
+                  subscriptions=tuple(Subscription(subscription_name(t, c), topic_name(t), c, dead_letter_topic(c))
+                                      for c in subscribers_of(t)))
+            for t in published_event_types()]
+
+
+def topic_for(topic: str) -> Route | None:
+    return next((r for r in routes() if r.topic == topic), None)
+
+
+def as_document() -> dict:
+    """The wiring as plain JSON for Terraform and operators."""
+    return {
+        "topics": [{"event_type": r.event_type, "topic": r.topic,
+                    "subscriptions": [asdict(s) for s in r.subscriptions]} for r in routes()],
+        "dead_letter_topics": [{"consumer": c, "topic": dead_letter_topic(c),
+                                "hold_subscription": dead_letter_hold_subscription(c),
+                                "retention_days": DEAD_LETTER_RETENTION_DAYS} for c in CONSUMERS],
+    }

@@ -4,7 +4,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 from reporting.domain.artifact import StoredObject
 
@@ -73,6 +73,57 @@ class DeadLetterSink(ABC):
     @abstractmethod
     def publish(self, consumer: str, raw: bytes, attributes: Mapping[str, str], reason: str) -> None:
         ...
+
+
+@dataclass(frozen=True)
+class OutboxRow:
+    """One claimed outbox entry: the envelope exactly as committed, and how often it was claimed."""
+    event_id: str
+    subject: str  # versioned, e.g. "report_run.requested.v1"
+    aggregate_id: str
+    envelope: dict[str, Any]
+    claim_count: int
+
+
+class OutboxStore(ABC):
+    """Cross-tenant access to the outbox, only through the owner's audited functions (SPEC §4)."""
+
+    @abstractmethod
+    def claim(self, limit: int, lease_seconds: int) -> list[OutboxRow]:
+        """Oldest unpublished rows nobody holds; each held for `lease_seconds`."""
+
+    @abstractmethod
+    def claim_ids(self, event_ids: Sequence[str], lease_seconds: int) -> list[OutboxRow]:
+        """The given rows, if still unpublished and not held by another relay."""
+
+    @abstractmethod
+    def mark_published(self, event_ids: Sequence[str]) -> None: ...
+
+    @abstractmethod
+    def release(self, event_id: str, *, dead: bool, reason: str) -> None:
+        """Retry after the lease runs out, or set aside as dead with a reason (kept, never deleted)."""
+
+
+@dataclass(frozen=True)
+class OutgoingMessage:
+    topic: str
+    data: bytes
+    attributes: Mapping[str, str]
+    ordering_key: str
+
+
+@dataclass(frozen=True)
+class PublishFailure:
+    reason: str
+    permanent: bool  # True: retrying can never help (e.g. no such topic); the row is set aside
+
+
+class MessagePublisher(ABC):
+    """Pub/Sub in the cloud and in the emulator tests; in-process delivery for the demo."""
+
+    @abstractmethod
+    def publish(self, messages: Sequence[OutgoingMessage]) -> list[PublishFailure | None]:
+        """Publish all, wait for each; one result per message, None when the broker accepted it."""
 
 
 def business_yesterday(now: datetime, tz_name: str) -> date:

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Any, Callable
 
 from reporting.adapters.postgres import repositories as repos
 from reporting.adapters.postgres.connection import Connection, fetch_all
@@ -15,8 +15,10 @@ from reporting.service_layer.unit_of_work import UnitOfWork
 
 class PostgresUnitOfWork(UnitOfWork):
     def __init__(self, pool: ConnectionPool, tenant_id: str | None, residency: Residency, clock: Clock,
-                 *, causation_id: str | None = None, correlation_id: str | None = None) -> None:
+                 *, causation_id: str | None = None, correlation_id: str | None = None,
+                 after_commit: Callable[[list[str]], None] | None = None) -> None:
         self._pool = pool
+        self.after_commit = after_commit
         self.tenant_id = tenant_id
         self._residency = residency
         self._clock = clock
@@ -57,7 +59,8 @@ class PostgresUnitOfWork(UnitOfWork):
         self.audit = repos.AuditRepository(conn, track)
         self.outbox = repos.OutboxRepository(conn, track)
 
-    def _flush_events(self) -> None:
+    def _flush_events(self) -> list[str]:
+        written: list[str] = []
         for aggregate in self._seen:
             events = getattr(aggregate, "events", None)
             while events:
@@ -74,6 +77,8 @@ class PostgresUnitOfWork(UnitOfWork):
                     data=event.data,
                 )
                 self.outbox.add(envelope.to_dict())
+                written.append(envelope.event_id)
+        return written
 
     def _commit(self) -> None:
         try:
