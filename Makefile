@@ -14,7 +14,7 @@ help:
 	@echo "make demo   three residencies, one hotel each: yesterday's daily occupancy end to end (PDFs under out/)"
 	@echo "make test   migration lint, seed check, unit + integration tests on a real Postgres"
 	@echo "make seed   regenerate migrations/0005_seed_platform_templates.sql from the template catalog"
-	@echo "make lint   the migration CI gate (RLS, forward-only rules)"
+	@echo "make lint   the CI gates: migrations (RLS, forward-only), event schemas (additive only), pyflakes"
 
 $(VENV)/.installed: pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -29,12 +29,13 @@ demo: install
 
 lint: install
 	$(PY) -m reporting.cli db lint
+	$(PY) -m reporting.cli events check
+	$(PY) -m pyflakes shared functions jobs tests bench
 
 seed: install
 	$(PY) -m reporting.cli catalog seed
 
-test: install
-	$(PY) -m reporting.cli db lint
+test: lint
 	$(PY) -m reporting.cli catalog seed --check
 	$(PY) -m pytest $(PYTEST_ARGS)
 

@@ -1,4 +1,5 @@
-"""`reporting` command line: db migrate / lint, catalog seed, demo."""
+"""`reporting` command line: db migrate / lint, catalog seed, events check / record / wiring, pubsub provision,
+outbox sweep, demo."""
 from __future__ import annotations
 
 import argparse
@@ -43,6 +44,77 @@ def _catalog_seed(args: argparse.Namespace) -> int:
     return 0
 
 
+def _events_check(args: argparse.Namespace) -> int:
+    from reporting.events.evolution import check_repository
+
+    violations = check_repository()
+    for v in violations:
+        print(f"{v.event_type}: {v.field}: {v.rule}: {v.message}", file=sys.stderr)
+    if violations:
+        breaking = sum(1 for v in violations if v.breaking)
+        print(f"event schema gate: {len(violations)} finding(s), {breaking} breaking", file=sys.stderr)
+        return 1
+    print("event schemas: every change is additive and recorded")
+    return 0
+
+
+def _events_record(args: argparse.Namespace) -> int:
+    from reporting.events.evolution import EvolutionError, write_record
+
+    try:
+        path = write_record()
+    except EvolutionError as exc:
+        for v in exc.violations:
+            print(f"{v.event_type}: {v.field}: {v.rule}: {v.message}", file=sys.stderr)
+        print("refused: a breaking change needs a new version (v2) and a transition, not a new record",
+              file=sys.stderr)
+        return 1
+    print(f"wrote {path}")
+    return 0
+
+
+def _events_wiring(args: argparse.Namespace) -> int:
+    import json
+
+    from reporting.events.wiring import as_document
+
+    print(json.dumps(as_document(), indent=2, sort_keys=True))
+    return 0
+
+
+def _pubsub_provision(args: argparse.Namespace) -> int:
+    from reporting.adapters.pubsub.provision import provision
+
+    if not os.environ.get("PUBSUB_EMULATOR_HOST") and not args.yes_real_project:
+        print("refusing to provision a real project: set PUBSUB_EMULATOR_HOST, or pass --yes-real-project "
+              "(in the cloud, Terraform owns topics and subscriptions)", file=sys.stderr)
+        return 2
+    endpoints = dict(item.split("=", 1) for item in args.push or [])
+    done = provision(args.project, push_endpoints=endpoints)
+    print(f"{len(done.topics)} topics, {len(done.subscriptions)} subscriptions in project {args.project}")
+    return 0
+
+
+def _outbox_sweep(args: argparse.Namespace) -> int:
+    """The sweeper job: publish every outbox row the fast path left behind, then exit."""
+    from reporting.bootstrap import Services
+    from reporting.config import Settings
+    from reporting.logs import configure, get_logger
+
+    configure()
+    log = get_logger("reporting.jobs.outbox_sweeper")
+    services = Services(Settings.from_env())
+    try:
+        report = services.relay.sweep(progress=lambda r: log.info(
+            "outbox sweep progress", extra={"published": r.published, "retried": r.retried, "dead": r.dead}))
+    finally:
+        services.close()
+    log.info("outbox sweep done", extra={"published": report.published, "messages": report.messages,
+                                         "retried": report.retried, "dead": report.dead,
+                                         "by_subject": report.by_subject})
+    return 0
+
+
 def _demo(args: argparse.Namespace) -> int:
     from reporting.devenv.demo import run_demo
 
@@ -67,6 +139,27 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--migrations", default="migrations")
     p.add_argument("--check", action="store_true", help="fail if the committed seed is out of date")
     p.set_defaults(func=_catalog_seed)
+
+    events = sub.add_parser("events", help="event catalog").add_subparsers(dest="events_command", required=True)
+    p = events.add_parser("check", help="CI gate: refuse non-additive schema changes inside a version")
+    p.set_defaults(func=_events_check)
+    p = events.add_parser("record", help="update schemas.lock.json after an additive change")
+    p.set_defaults(func=_events_record)
+    p = events.add_parser("wiring", help="topics, subscriptions and dead-letter topics as JSON (for Terraform)")
+    p.set_defaults(func=_events_wiring)
+
+    pubsub = sub.add_parser("pubsub", help="Pub/Sub (emulator) helpers").add_subparsers(dest="pubsub_command",
+                                                                                         required=True)
+    p = pubsub.add_parser("provision", help="create the wiring's topics and subscriptions (idempotent)")
+    p.add_argument("--project", default=os.environ.get("REPORTING_PUBSUB_PROJECT", "local-reporting"))
+    p.add_argument("--push", action="append", metavar="CONSUMER=URL", help="push subscription endpoint")
+    p.add_argument("--yes-real-project", action="store_true", help=argparse.SUPPRESS)
+    p.set_defaults(func=_pubsub_provision)
+
+    outbox = sub.add_parser("outbox", help="the transactional outbox").add_subparsers(dest="outbox_command",
+                                                                                       required=True)
+    p = outbox.add_parser("sweep", help="publish rows left behind (the sweeper job), configured from the env")
+    p.set_defaults(func=_outbox_sweep)
 
     p = sub.add_parser("demo", help="three residencies, one hotel each, yesterday's daily occupancy end to end")
     p.add_argument("--home", default=".local", help="where the demo keeps its Postgres cluster and warehouses")
