@@ -100,3 +100,26 @@ def pubsub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[pubsub_emulator
     else:
         os.environ["PUBSUB_EMULATOR_HOST"] = previous
     emulator.stop()
+
+
+# ---- a local OIDC identity provider (real RSA keys, JWKS served on localhost) ----
+
+from reporting.devenv.tokens import DevIdentityProvider, JwksServer  # noqa: E402
+
+API_AUDIENCE = "reporting-api"
+
+
+@pytest.fixture(scope="session")
+def idp() -> Iterator[JwksServer]:
+    provider = DevIdentityProvider()
+    server = provider.serve()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def oidc_env(idp) -> dict[str, str]:
+    import json
+
+    return {"REPORTING_OIDC_ISSUERS": json.dumps([{"issuer": idp.issuer, "jwks_uri": idp.jwks_uri,
+                                                   "audiences": [API_AUDIENCE]}])}

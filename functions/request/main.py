@@ -1,4 +1,4 @@
-"""request: the public HTTP API under /api/v1/reports (routes and OIDC land with the API issue; fails closed)."""
+"""request: the public HTTP API under /api/v1/reports (OIDC-authenticated; fails closed with no trusted issuer)."""
 import functions_framework
 
 from reporting.entrypoints.http import handle

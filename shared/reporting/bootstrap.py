@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import threading
 from functools import cached_property
-from typing import Callable
+from typing import Any, Callable
 
 from reporting.adapters.postgres.connection import (CloudSqlConnectionFactory, CloudSqlTarget, ConnectionFactory,
                                                     ConnInfo, local_connection_factory)
@@ -74,6 +74,15 @@ class Services:
         # a commit would nest one function's work inside another's.
         if self.settings.event_bus == "pubsub":
             self.relay.publish_now(event_ids)
+
+    @cached_property
+    def verifier(self) -> Any:
+        """OIDC verification against the configured issuers' JWKS (cached per instance)."""
+        from reporting.adapters.auth.oidc import OidcVerifier, RefuseAll
+
+        if not self.settings.oidc_issuers:
+            return RefuseAll()
+        return OidcVerifier(self.settings.oidc_issuers)
 
     @cached_property
     def relay(self) -> OutboxRelay:

@@ -32,6 +32,8 @@ class Settings:
     event_bus: str = "local"
     pubsub_project: str | None = None
     outbox_lease_seconds: int = 30
+    # Trusted OIDC issuers (JSON list, see adapters/auth/oidc.py); none = every API call is refused
+    oidc_issuers: tuple = ()
 
     @property
     def uses_cloud_sql(self) -> bool:
@@ -88,6 +90,14 @@ class Settings:
         except ValueError:
             problems.append("REPORTING_OUTBOX_LEASE_SECONDS must be 1..3600")
             lease = 30
+        oidc_issuers: tuple = ()
+        if env.get("REPORTING_OIDC_ISSUERS"):
+            from reporting.adapters.auth.oidc import issuers_from_json
+
+            try:
+                oidc_issuers = tuple(issuers_from_json(env["REPORTING_OIDC_ISSUERS"]))
+            except (ValueError, KeyError, TypeError) as exc:
+                problems.append(f"REPORTING_OIDC_ISSUERS: {type(exc).__name__}: {exc}")
         if problems:
             raise ConfigError("; ".join(problems))
         home = Path(env.get("REPORTING_HOME", ".local"))
@@ -106,4 +116,5 @@ class Settings:
             event_bus=event_bus,
             pubsub_project=pubsub_project,
             outbox_lease_seconds=lease,
+            oidc_issuers=oidc_issuers,
         )

@@ -109,6 +109,7 @@ class JwksServer:
     """`/.well-known/openid-configuration` and `/jwks.json` on localhost; use as a context manager."""
 
     def __init__(self, provider: DevIdentityProvider, host: str, port: int) -> None:
+        self.provider = provider
         self._httpd = ThreadingHTTPServer((host, port), _handler_for(provider, self))
         self._httpd.daemon_threads = True
         bound_host, bound_port = self._httpd.server_address[:2]

@@ -94,3 +94,8 @@ class ConcurrentUpdate(DomainError):
     code = "MELMASTOON.REPORTING.CONFLICT"
     http_status = 409
     permanent = False
+
+
+class PayloadTooLarge(DomainError):
+    code = "MELMASTOON.REPORTING.PAYLOAD_TOO_LARGE"
+    http_status = 413

@@ -58,6 +58,8 @@ def consume(consumer: str, cloud_event: Any, services: Any) -> Consumed:
 
     def dead(reason: str) -> Consumed:
         services.dead_letters.publish(consumer, raw, attributes, reason)
+        log.info("event consumed", extra={"consumer": consumer, "event_id": attributes.get("event_id"),
+                                          "status": "dead_lettered"})
         return Consumed("dead_lettered", reason)
 
     try:
@@ -79,4 +81,7 @@ def consume(consumer: str, cloud_event: Any, services: Any) -> Consumed:
         if not exc.permanent:
             raise
         return dead(f"permanent: {exc.code}: {exc.message}")
+    log.info("event consumed", extra={"consumer": consumer, "event_id": envelope.event_id,
+                                      "event_type": envelope.event_type, "tenant_id": envelope.tenant_id,
+                                      "status": "duplicate" if getattr(result, "duplicate", False) else "processed"})
     return Consumed("processed", result=result)

@@ -26,3 +26,12 @@ def require_writable_tenant(uow, tenant_id: str, residency: Residency) -> Tenant
         raise AuthzDenied("reporting is not enabled for this tenant")
     tenant.check_may_write(residency)
     return tenant
+
+
+def require_readable_tenant(uow, tenant_id: str, residency: Residency) -> Tenant:
+    """The request-entry gate for reads: mirrored, flag on, served here (a locked tenant may read)."""
+    tenant = uow.tenants.get(tenant_id)
+    if tenant is None or not tenant.reporting_enabled:
+        raise AuthzDenied("reporting is not enabled for this tenant")
+    tenant.check_served_by(residency)
+    return tenant

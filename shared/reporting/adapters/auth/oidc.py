@@ -344,3 +344,10 @@ def _canonical_uuid(value: Any) -> str | None:
         return str(uuid.UUID(value))
     except ValueError:
         return None
+
+
+class RefuseAll:
+    """The verifier of a deployment with no trusted issuer configured: it fails closed."""
+
+    def verify(self, token: str) -> VerifiedToken:
+        raise AuthnRequired("no trusted token issuer is configured for this deployment")

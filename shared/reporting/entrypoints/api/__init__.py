@@ -1,0 +1,1 @@
+"""The public HTTP API of the request function (`/api/v1/reports/...`, SPEC §6)."""

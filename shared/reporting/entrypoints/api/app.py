@@ -1,0 +1,96 @@
+"""Routing, authentication and the error envelope for the request function.
+
+Order of work per call (plan §1.2: the flag check comes before any other work
+on tenant data): route → authenticate (OIDC, fail closed) → role → the use case,
+whose first step is the tenant gate (flag → residency → lock). Every failure is a
+typed DomainError rendered in the SPEC §6 envelope; anything else is a 500 with
+a correlation id and no internals.
+"""
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from typing import Any, Callable
+
+from werkzeug.exceptions import MethodNotAllowed, NotFound as NoRoute
+from werkzeug.routing import Map, Rule
+
+from reporting.domain.errors import AuthnRequired, DomainError, NotFound, ValidationFailed
+from reporting.entrypoints.api import runs
+from reporting.entrypoints.api.context import ApiRequest, Response, json_response
+from reporting.logs import get_logger
+
+log = get_logger(__name__)
+UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+
+# endpoint name → handler; the Map below is the one routing table (the OpenAPI test reads it).
+HANDLERS: dict[str, Callable[..., Response]] = {
+    "request_run": runs.request_run,
+    "get_run": runs.get_run,
+    "download_artifact": runs.download_artifact,
+}
+ROUTES = Map([
+    Rule("/api/v1/reports/runs", methods=["POST"], endpoint="request_run"),
+    Rule("/api/v1/reports/runs/<uuid:run_id>", methods=["GET"], endpoint="get_run"),
+    Rule("/api/v1/reports/runs/<uuid:run_id>/artifacts/<any(pdf, csv, html):fmt>", methods=["GET"],
+         endpoint="download_artifact"),
+], strict_slashes=False, merge_slashes=False)
+
+
+def error_body(code: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message, "details": details or {}}}
+
+
+def error_response(exc: DomainError, correlation_id: str | None = None) -> Response:
+    status = int(exc.details.get("status", exc.http_status)) if isinstance(exc, ValidationFailed) else exc.http_status
+    details = {k: v for k, v in exc.details.items() if k != "status"}
+    headers = {"X-Correlation-Id": correlation_id} if correlation_id else {}
+    if isinstance(exc, AuthnRequired):
+        headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'
+    return json_response(error_body(exc.code, exc.message, details), status, headers)
+
+
+def _bearer(request: Any) -> str:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise AuthnRequired("a Bearer ID token is required")
+    return token.strip()
+
+
+def _correlation_id(request: Any) -> str:
+    given = request.headers.get("X-Correlation-Id", "")
+    return given.lower() if UUID_RE.match(given) else str(uuid.uuid4())
+
+
+def handle(request: Any, services: Any) -> Response:
+    started = time.perf_counter()
+    correlation_id = _correlation_id(request)
+    endpoint, tenant_id = "-", None
+    try:
+        adapter = ROUTES.bind("localhost", path_info=request.path)
+        try:
+            endpoint, args = adapter.match(request.path, method=request.method)
+        except MethodNotAllowed:
+            raise ValidationFailed("method not allowed on this route", status=405) from None
+        except NoRoute:
+            raise NotFound("no such route") from None
+        verified = services.verifier.verify(_bearer(request))
+        if verified.principal is None:  # a scheduler's token on a tenant route
+            raise AuthnRequired("this route needs a user token")
+        tenant_id = verified.principal.tenant_id
+        api = ApiRequest(request, verified.principal, services.deps, correlation_id)
+        body, status, headers = HANDLERS[endpoint](api, **{k: str(v) for k, v in args.items()})
+        headers = {**headers, "X-Correlation-Id": correlation_id}
+    except DomainError as exc:
+        body, status, headers = error_response(exc, correlation_id)
+    except Exception:
+        log.exception("request failed", extra={"correlation_id": correlation_id, "route": endpoint})
+        body, status, headers = json_response(
+            error_body("MELMASTOON.REPORTING.INTERNAL", "internal error; quote the correlation id",
+                       {"correlation_id": correlation_id}), 500, {"X-Correlation-Id": correlation_id})
+    log.info("http request", extra={"method": request.method, "route": endpoint, "status": status,
+                                    "tenant_id": tenant_id, "correlation_id": correlation_id,
+                                    "latency_ms": round((time.perf_counter() - started) * 1000, 1)})
+    return body, status, headers

@@ -1,0 +1,34 @@
+"""What a route handler gets: the authenticated principal, the request, the use-case dependencies."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from reporting.domain.errors import NotFound
+from reporting.domain.principal import Principal, Role
+from reporting.service_layer.dependencies import Dependencies
+
+Response = tuple[Any, int, dict[str, str]]
+
+
+def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return (json.dumps(body, default=str, ensure_ascii=False), status,
+            {"Content-Type": "application/json", **(headers or {})})
+
+
+@dataclass
+class ApiRequest:
+    request: Any  # flask.Request
+    principal: Principal
+    deps: Dependencies
+    correlation_id: str
+
+    def require(self, role: Role) -> Principal:
+        self.principal.require(role)
+        return self.principal
+
+    def require_property_or_not_found(self, property_id: str) -> None:
+        """A user limited to some hotels does not learn that other hotels' runs exist."""
+        if not self.principal.may_access_property(property_id):
+            raise NotFound("run not found")

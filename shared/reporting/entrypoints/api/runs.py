@@ -1,0 +1,53 @@
+"""Report-run routes: request (idempotent by Idempotency-Key), get one, download an artifact."""
+from __future__ import annotations
+
+from datetime import date
+
+from reporting.domain.errors import ValidationFailed
+from reporting.domain.principal import Role
+from reporting.entrypoints.api.bodies import REQUEST_RUN, read_json
+from reporting.entrypoints.api.context import ApiRequest, Response, json_response
+from reporting.entrypoints.api.views import API, run_view
+from reporting.service_layer.commands import RequestReportRun
+from reporting.service_layer.queries import get_report_run, read_artifact
+from reporting.service_layer.report_runs import request_report_run
+
+MAX_IDEMPOTENCY_KEY = 200
+CONTENT_TYPES = {"pdf": "application/pdf", "csv": "text/csv; charset=utf-8", "html": "text/html; charset=utf-8"}
+
+
+def request_run(api: ApiRequest) -> Response:
+    principal = api.require(Role.OPERATOR)
+    key = (api.request.headers.get("Idempotency-Key") or "").strip()
+    if not key or len(key) > MAX_IDEMPOTENCY_KEY or not key.isprintable():
+        raise ValidationFailed("an Idempotency-Key header (1-200 printable characters) is required", status=400)
+    body = read_json(api.request, REQUEST_RUN)
+    principal.require_property(body["property_id"])
+    outcome = request_report_run(RequestReportRun(
+        tenant_id=principal.tenant_id, property_id=body["property_id"], requested_by=principal.subject,
+        template_key=body.get("template_key"), template_id=body.get("template_id"),
+        template_version_id=body.get("template_version_id"),
+        run_date=date.fromisoformat(body["run_date"]) if body.get("run_date") else None,
+        params=body.get("params") or {}, locale=body.get("locale"),
+        formats=tuple(body["formats"]) if body.get("formats") else None,
+        idempotency_key=key, correlation_id=api.correlation_id), api.deps)
+    # 202: accepted for rendering; a replay of the same request answers 200 with the same run.
+    return json_response(run_view(outcome.run), 202 if outcome.created else 200,
+                         {"Location": f"{API}/runs/{outcome.run.run_id}"})
+
+
+def get_run(api: ApiRequest, run_id: str) -> Response:
+    principal = api.require(Role.VIEWER)
+    view = get_report_run(principal.tenant_id, run_id, api.deps)
+    api.require_property_or_not_found(view.run.property_id)
+    return json_response(run_view(view.run, view.artifacts))
+
+
+def download_artifact(api: ApiRequest, run_id: str, fmt: str) -> Response:
+    principal = api.require(Role.VIEWER)
+    view = get_report_run(principal.tenant_id, run_id, api.deps)
+    api.require_property_or_not_found(view.run.property_id)
+    artifact, data = read_artifact(principal.tenant_id, run_id, fmt, api.deps)
+    return data, 200, {"Content-Type": CONTENT_TYPES.get(fmt, "application/octet-stream"),
+                       "Content-Disposition": f'attachment; filename="report-{run_id}.{fmt}"',
+                       "ETag": f'"{artifact.sha256}"', "Cache-Control": "private, no-store"}

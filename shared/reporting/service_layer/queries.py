@@ -1,0 +1,35 @@
+"""Read-side use cases for the API: what a tenant may see, through the same gates as writes (minus the lock)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from reporting.domain.artifact import Artifact, artifact_name
+from reporting.domain.errors import NotFound
+from reporting.domain.report_run import ReportRun
+from reporting.service_layer.dependencies import Dependencies
+from reporting.service_layer.tenants import require_readable_tenant
+
+
+@dataclass(frozen=True)
+class RunView:
+    run: ReportRun
+    artifacts: tuple[Artifact, ...]
+
+
+def get_report_run(tenant_id: str, run_id: str, deps: Dependencies) -> RunView:
+    """One run with its artifacts. Another tenant's run is simply not found (RLS hides it)."""
+    with deps.uow(tenant_id) as uow:
+        require_readable_tenant(uow, tenant_id, deps.residency)
+        run = uow.runs.get(run_id)
+        if run is None:
+            raise NotFound("run not found")
+        return RunView(run, tuple(uow.artifacts.for_run(run_id)))
+
+
+def read_artifact(tenant_id: str, run_id: str, fmt: str, deps: Dependencies) -> tuple[Artifact, bytes]:
+    """An artifact's bytes, after the same visibility checks as the run itself."""
+    view = get_report_run(tenant_id, run_id, deps)
+    artifact = next((a for a in view.artifacts if a.format == fmt), None)
+    if artifact is None:
+        raise NotFound("artifact not found")
+    return artifact, deps.artifact_store().read(artifact_name(tenant_id, run_id, fmt))
