@@ -95,6 +95,16 @@ def _pubsub_provision(args: argparse.Namespace) -> int:
     return 0
 
 
+def _pubsub_replay(args: argparse.Namespace) -> int:
+    from reporting.adapters.pubsub.replay import replay_dead_letters
+
+    report = replay_dead_letters(args.project, args.consumer, limit=args.limit, dry_run=args.dry_run)
+    print(f"replayed {report.replayed}, kept {report.kept} {report.kept_reasons or ''}".rstrip())
+    for topic, n in sorted(report.by_topic.items()):
+        print(f"  {topic}: {n}")
+    return 0
+
+
 def _outbox_sweep(args: argparse.Namespace) -> int:
     """The sweeper job: publish every outbox row the fast path left behind, then exit."""
     from reporting.bootstrap import Services
@@ -155,6 +165,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--push", action="append", metavar="CONSUMER=URL", help="push subscription endpoint")
     p.add_argument("--yes-real-project", action="store_true", help=argparse.SUPPRESS)
     p.set_defaults(func=_pubsub_provision)
+    p = pubsub.add_parser("replay-dead-letters", help="republish a consumer's parked events to their topics")
+    p.add_argument("--project", default=os.environ.get("REPORTING_PUBSUB_PROJECT", "local-reporting"))
+    p.add_argument("--consumer", required=True, choices=["render", "submit", "region_changed"])
+    p.add_argument("--limit", type=int, default=1000)
+    p.add_argument("--dry-run", action="store_true", help="count what would be replayed; leave everything parked")
+    p.set_defaults(func=_pubsub_replay)
 
     outbox = sub.add_parser("outbox", help="the transactional outbox").add_subparsers(dest="outbox_command",
                                                                                        required=True)

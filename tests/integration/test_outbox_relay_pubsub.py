@@ -252,3 +252,29 @@ def test_every_subscription_hands_exhausted_retries_to_its_dead_letter_topic(pro
     sub = subscriber.get_subscription(subscription=subscription_path(project, subscription_name(REQUESTED, "render")))
     assert sub.dead_letter_policy.dead_letter_topic == f"projects/{project}/topics/reporting.dead-letter.render"
     assert sub.dead_letter_policy.max_delivery_attempts == 5 and sub.enable_message_ordering
+
+
+def test_parked_events_are_replayed_onto_their_topic_once_the_cause_is_fixed(make_services, make_hotel, project):
+    from reporting.adapters.pubsub.replay import replay_dead_letters
+
+    services = on_pubsub(make_services, project)
+    hotel = make_hotel(services)
+    local = make_services()  # a run whose event reached render before... its row was visible (simulated: gone)
+    run = request(local, hotel)
+    [row] = outbox(local, hotel.tenant_id, REQUESTED)
+    orphan = dict(row["envelope"], event_id=str(uuid.uuid4()), data=dict(row["envelope"]["data"],
+                                                                        run_id=str(uuid.uuid4())))
+    message = raw_cloud_event(json.dumps(orphan).encode(), Envelope.from_dict(orphan).attributes())
+    assert consume("render", message, services).status == "dead_lettered"  # permanent: run not found
+    garbage = raw_cloud_event(b"garbage", {"event_id": "g"})
+    assert consume("render", garbage, services).status == "dead_lettered"
+
+    tapped = tap(project, topic_name(REQUESTED), create_topic=False)
+    dry = replay_dead_letters(project, "render", dry_run=True)
+    assert (dry.replayed, dry.kept) == (0, 2)
+    report = replay_dead_letters(project, "render")
+    assert report.replayed == 1 and report.kept == 1 and report.kept_reasons == {"no known event_type attribute": 1}
+    [back] = pull(tapped, expect=1)
+    assert json.loads(back.data)["event_id"] == orphan["event_id"]
+    assert "reason" not in back.attributes and back.attributes["event_id"] == orphan["event_id"]
+    assert run.run_id  # the real run is untouched by all this

@@ -112,6 +112,35 @@ def test_every_problem_is_reported_together() -> None:
         assert variable in message
 
 
+def test_event_bus_defaults_to_local_and_pubsub_needs_a_project() -> None:
+    assert Settings.from_env(LOCAL).event_bus == "local"
+    assert "REPORTING_PUBSUB_PROJECT" in config_error({**LOCAL, "REPORTING_EVENT_BUS": "pubsub"})
+    assert "REPORTING_EVENT_BUS" in config_error({**LOCAL, "REPORTING_EVENT_BUS": "kafka"})
+    settings = Settings.from_env({**LOCAL, "REPORTING_EVENT_BUS": "pubsub", "GOOGLE_CLOUD_PROJECT": "mm-af"})
+    assert (settings.event_bus, settings.pubsub_project) == ("pubsub", "mm-af")
+
+
+@pytest.mark.parametrize("lease", ["0", "3601", "soon"])
+def test_outbox_lease_outside_1_to_3600_is_an_error_naming_the_variable(lease: str) -> None:
+    assert "REPORTING_OUTBOX_LEASE_SECONDS" in config_error({**LOCAL, "REPORTING_OUTBOX_LEASE_SECONDS": lease})
+
+
+@pytest.mark.parametrize("issuers", ["not json", "{}", '[{"jwks_uri": "https://x/jwks"}]',
+                                     '[{"issuer": "https://idp", "jwks_uri": "http://idp.example/jwks", '
+                                     '"audiences": ["a"]}]'])
+def test_malformed_trusted_issuers_are_an_error_naming_the_variable(issuers: str) -> None:
+    assert "REPORTING_OIDC_ISSUERS" in config_error({**LOCAL, "REPORTING_OIDC_ISSUERS": issuers})
+
+
+def test_trusted_issuers_are_parsed_and_none_means_refuse_all() -> None:
+    settings = Settings.from_env({**LOCAL, "REPORTING_OIDC_ISSUERS":
+                                  '[{"issuer": "https://idp.example", "jwks_uri": "https://idp.example/jwks", '
+                                  '"audiences": ["reporting-api"]}]'})
+    [issuer] = settings.oidc_issuers
+    assert issuer.audiences == ("reporting-api",) and issuer.kind == "user"
+    assert Settings.from_env(LOCAL).oidc_issuers == ()
+
+
 def test_config_error_is_a_value_error() -> None:
     assert issubclass(ConfigError, ValueError)
 
