@@ -71,11 +71,21 @@ def validate_or_throw(raw: dict[str, Any]) -> Envelope:
     """Validate a decoded event against its envelope and subject schema; return the typed envelope."""
     if not isinstance(raw, dict):
         raise EventValidationError("(root): not a JSON object")
-    envelope_errors = sorted(Draft202012Validator(_schemas()["envelope"]).iter_errors(raw), key=lambda e: e.path)
-    if envelope_errors:
-        raise EventValidationError("envelope " + _describe(envelope_errors[0]))
-    event_type = f"{raw['subject']}.v{raw['version']}"
+    subject, version = raw.get("subject"), raw.get("version")
+    event_type = f"{subject}.v{version}" if isinstance(subject, str) and type(version) is int else None
+    if event_type is None or event_type not in _schemas():
+        _raise_envelope_errors(raw)
+        raise EventValidationError(f"unknown event type {event_type}")
+    # The subject schema includes the envelope ($ref): one pass on the happy path (the relay
+    # validates every event it publishes); the envelope alone only to word a failure well.
     errors = sorted(_validator(event_type).iter_errors(raw), key=lambda e: list(e.absolute_path))
     if errors:
+        _raise_envelope_errors(raw)
         raise EventValidationError(f"{event_type} " + _describe(errors[0]))
     return Envelope.from_dict(raw)
+
+
+def _raise_envelope_errors(raw: dict[str, Any]) -> None:
+    envelope_errors = sorted(_validator("envelope").iter_errors(raw), key=lambda e: list(e.path))
+    if envelope_errors:
+        raise EventValidationError("envelope " + _describe(envelope_errors[0]))
