@@ -161,3 +161,59 @@ def test_unknown_routes_and_methods(api, make_hotel, idp):
     hotel = make_hotel(api)
     assert call(api, "GET", "/api/v1/reports/nothing", token=token(idp, hotel))[0] == 404
     assert call(api, "DELETE", "/api/v1/reports/runs", token=token(idp, hotel))[0] == 405
+
+
+def test_list_runs_pages_newest_first_and_filters(api, make_hotel, idp, clock):
+    hotel, other = make_hotel(api), make_hotel(api)
+    ids = []
+    for i in range(5):
+        ids.append(post_run(api, idp, hotel, key=f"list-{i}")[1]["run_id"])
+        clock.advance(seconds=1)
+    post_run(api, idp, other, key="theirs")
+    viewer = token(idp, hotel, "viewer")
+
+    seen, cursor = [], None
+    while True:
+        path = "/api/v1/reports/runs?limit=2" + (f"&cursor={cursor}" if cursor else "")
+        status, page, _ = call(api, "GET", path, token=viewer)
+        assert status == 200 and len(page["runs"]) <= 2
+        seen += [r["run_id"] for r in page["runs"]]
+        cursor = page["next_cursor"]
+        if not cursor:
+            break
+    assert seen == list(reversed(ids))  # newest first, every run once, none of the other tenant's
+
+    status, page, _ = call(api, "GET", "/api/v1/reports/runs?state=succeeded", token=viewer)
+    assert status == 200 and page["runs"] == []
+    status, page, _ = call(api, "GET", f"/api/v1/reports/runs?property_id={hotel.property_id}&state=requested",
+                           token=viewer)
+    assert len(page["runs"]) == 5
+    for bad in ("state=bogus", "limit=0", "cursor=%%%", "run_date_from=yesterday", "colour=red"):
+        status, body, _ = call(api, "GET", f"/api/v1/reports/runs?{bad}", token=viewer)
+        assert status == 400 and body["error"]["code"] == "MELMASTOON.REPORTING.VALIDATION_FAILED", bad
+
+
+def test_cancel_then_cancel_again_is_a_conflict(api, make_hotel, idp):
+    hotel = make_hotel(api)
+    _, run, _ = post_run(api, idp, hotel)
+    status, cancelled, _ = call(api, "POST", f"/api/v1/reports/runs/{run['run_id']}:cancel",
+                                token=token(idp, hotel), body={"reason": "wrong date"})
+    assert status == 200 and cancelled["state"] == "cancelled"
+    status, body, _ = call(api, "POST", f"/api/v1/reports/runs/{run['run_id']}:cancel", token=token(idp, hotel))
+    assert status == 409 and body["error"]["code"] == "MELMASTOON.REPORTING.CONFLICT"
+    status, _, _ = call(api, "POST", f"/api/v1/reports/runs/{run['run_id']}:cancel",
+                        token=token(idp, hotel, "viewer"))
+    assert status == 403
+
+
+def test_rerender_supersedes_and_replays_idempotently(api, make_hotel, idp, bus_for):
+    hotel = make_hotel(api)
+    _, run, _ = post_run(api, idp, hotel)
+    bus_for(api).sweep()
+    path = f"/api/v1/reports/runs/{run['run_id']}:rerender"
+    status, new, headers = call(api, "POST", path, token=token(idp, hotel), headers={"Idempotency-Key": "rr"})
+    assert status == 202 and new["supersedes"] == run["run_id"] and new["run_id"] != run["run_id"]
+    again = call(api, "POST", path, token=token(idp, hotel), headers={"Idempotency-Key": "rr"})
+    assert again[0] == 200 and again[1]["run_id"] == new["run_id"]
+    status, old, _ = call(api, "GET", f"/api/v1/reports/runs/{run['run_id']}", token=token(idp, hotel, "viewer"))
+    assert old["state"] == "superseded" and old["superseded_by"] == new["run_id"] and old["artifacts"]

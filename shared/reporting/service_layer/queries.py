@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date, datetime
 
 from reporting.domain.artifact import Artifact, artifact_name
 from reporting.domain.errors import NotFound
@@ -33,3 +34,31 @@ def read_artifact(tenant_id: str, run_id: str, fmt: str, deps: Dependencies) -> 
     if artifact is None:
         raise NotFound("artifact not found")
     return artifact, deps.artifact_store().read(artifact_name(tenant_id, run_id, fmt))
+
+
+@dataclass(frozen=True)
+class RunFilter:
+    state: str | None = None
+    template_id: str | None = None
+    template_version_id: str | None = None
+    property_ids: list[str] | None = None  # None = every property the caller may see
+    run_date_from: date | None = None
+    run_date_to: date | None = None
+
+
+@dataclass(frozen=True)
+class RunsPage:
+    runs: tuple[ReportRun, ...]
+    next_after: tuple[datetime, str] | None  # keyset position of the next page, None when this is the last
+
+
+def list_report_runs(tenant_id: str, filters: RunFilter, deps: Dependencies, *, limit: int = 50,
+                     after: tuple[datetime, str] | None = None) -> RunsPage:
+    with deps.uow(tenant_id) as uow:
+        require_readable_tenant(uow, tenant_id, deps.residency)
+        runs = uow.runs.list(limit=limit + 1, state=filters.state, template_id=filters.template_id,
+                             template_version_id=filters.template_version_id, property_ids=filters.property_ids,
+                             run_date_from=filters.run_date_from, run_date_to=filters.run_date_to, after=after)
+    more = len(runs) > limit
+    runs = runs[:limit]
+    return RunsPage(tuple(runs), (runs[-1].requested_at, runs[-1].run_id) if more and runs else None)

@@ -211,6 +211,30 @@ class ReportRunRepository(_Repo):
             self._track(run)
         return inserted is not None
 
+    def list(self, *, limit: int, state: str | None = None, template_id: str | None = None,
+             template_version_id: str | None = None, property_ids: list[str] | None = None,
+             run_date_from: Any = None, run_date_to: Any = None,
+             after: tuple[Any, str] | None = None) -> list[ReportRun]:
+        """Newest first, keyset-paginated on (requested_at, run_id); RLS keeps it to the tenant."""
+        rows = fetch_all(self._conn, """
+            SELECT * FROM reporting.report_runs
+             WHERE (CAST(:state AS text) IS NULL OR state = :state)
+               AND (CAST(:tv AS uuid) IS NULL OR template_version_id = CAST(:tv AS uuid))
+               AND (CAST(:tid AS uuid) IS NULL OR template_version_id IN (
+                     SELECT template_version_id FROM reporting.template_versions
+                      WHERE template_id = CAST(:tid AS uuid)))
+               AND (CAST(:props AS uuid[]) IS NULL OR property_id = ANY (CAST(:props AS uuid[])))
+               AND (CAST(:from_date AS date) IS NULL OR run_date >= CAST(:from_date AS date))
+               AND (CAST(:to_date AS date) IS NULL OR run_date <= CAST(:to_date AS date))
+               AND (CAST(:after_at AS timestamptz) IS NULL
+                    OR (requested_at, run_id) < (CAST(:after_at AS timestamptz), CAST(:after_id AS uuid)))
+             ORDER BY requested_at DESC, run_id DESC
+             LIMIT :limit""",
+            {"state": state, "tv": template_version_id, "tid": template_id, "props": property_ids,
+             "from_date": run_date_from, "to_date": run_date_to, "after_at": after[0] if after else None,
+             "after_id": after[1] if after else None, "limit": limit})
+        return [self._run(row) for row in rows]
+
     def save(self, run: ReportRun, *, expected_state: RunState) -> None:
         """Write the run's mutable fields, only if nobody moved it meanwhile (optimistic check on state)."""
         count = execute(self._conn, """

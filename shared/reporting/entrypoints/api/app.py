@@ -27,12 +27,18 @@ UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]
 # endpoint name → handler; the Map below is the one routing table (the OpenAPI test reads it).
 HANDLERS: dict[str, Callable[..., Response]] = {
     "request_run": runs.request_run,
+    "list_runs": runs.list_runs,
     "get_run": runs.get_run,
+    "cancel_run": runs.cancel_run,
+    "rerender_run": runs.rerender_run,
     "download_artifact": runs.download_artifact,
 }
 ROUTES = Map([
     Rule("/api/v1/reports/runs", methods=["POST"], endpoint="request_run"),
+    Rule("/api/v1/reports/runs", methods=["GET"], endpoint="list_runs"),
     Rule("/api/v1/reports/runs/<uuid:run_id>", methods=["GET"], endpoint="get_run"),
+    Rule("/api/v1/reports/runs/<uuid:run_id>:cancel", methods=["POST"], endpoint="cancel_run"),
+    Rule("/api/v1/reports/runs/<uuid:run_id>:rerender", methods=["POST"], endpoint="rerender_run"),
     Rule("/api/v1/reports/runs/<uuid:run_id>/artifacts/<any(pdf, csv, html):fmt>", methods=["GET"],
          endpoint="download_artifact"),
 ], strict_slashes=False, merge_slashes=False)

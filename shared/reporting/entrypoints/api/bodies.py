@@ -32,6 +32,20 @@ REQUEST_RUN = {
 }
 
 
+CANCEL_RUN = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {"reason": {"type": "string", "minLength": 1, "maxLength": 500}},
+}
+
+
+def read_optional_json(request: Any, schema: dict[str, Any]) -> dict[str, Any]:
+    """A body that may be absent (an empty POST means `{}`), else exactly as read_json."""
+    if not request.get_data(cache=True) and not request.content_length:
+        return {}
+    return read_json(request, schema)
+
+
 def read_json(request: Any, schema: dict[str, Any]) -> dict[str, Any]:
     length = request.content_length
     if length is not None and length > MAX_BODY_BYTES:

@@ -5,22 +5,29 @@ from datetime import date
 
 from reporting.domain.errors import ValidationFailed
 from reporting.domain.principal import Role
-from reporting.entrypoints.api.bodies import REQUEST_RUN, read_json
+from reporting.domain.report_run import RunState
+from reporting.entrypoints.api.bodies import CANCEL_RUN, REQUEST_RUN, read_json, read_optional_json
 from reporting.entrypoints.api.context import ApiRequest, Response, json_response
+from reporting.entrypoints.api.query import Query, decode_cursor, encode_cursor
 from reporting.entrypoints.api.views import API, run_view
-from reporting.service_layer.commands import RequestReportRun
-from reporting.service_layer.queries import get_report_run, read_artifact
-from reporting.service_layer.report_runs import request_report_run
+from reporting.service_layer.commands import CancelReportRun, RequestReportRun, RerenderReportRun
+from reporting.service_layer.queries import RunFilter, get_report_run, list_report_runs, read_artifact
+from reporting.service_layer.report_runs import cancel_report_run, request_report_run, rerender_report_run
 
 MAX_IDEMPOTENCY_KEY = 200
 CONTENT_TYPES = {"pdf": "application/pdf", "csv": "text/csv; charset=utf-8", "html": "text/html; charset=utf-8"}
 
 
-def request_run(api: ApiRequest) -> Response:
-    principal = api.require(Role.OPERATOR)
+def _idempotency_key(api: ApiRequest) -> str:
     key = (api.request.headers.get("Idempotency-Key") or "").strip()
     if not key or len(key) > MAX_IDEMPOTENCY_KEY or not key.isprintable():
         raise ValidationFailed("an Idempotency-Key header (1-200 printable characters) is required", status=400)
+    return key
+
+
+def request_run(api: ApiRequest) -> Response:
+    principal = api.require(Role.OPERATOR)
+    key = _idempotency_key(api)
     body = read_json(api.request, REQUEST_RUN)
     principal.require_property(body["property_id"])
     outcome = request_report_run(RequestReportRun(
@@ -51,3 +58,45 @@ def download_artifact(api: ApiRequest, run_id: str, fmt: str) -> Response:
     return data, 200, {"Content-Type": CONTENT_TYPES.get(fmt, "application/octet-stream"),
                        "Content-Disposition": f'attachment; filename="report-{run_id}.{fmt}"',
                        "ETag": f'"{artifact.sha256}"', "Cache-Control": "private, no-store"}
+
+
+def list_runs(api: ApiRequest) -> Response:
+    principal = api.require(Role.VIEWER)
+    query = Query(api.request.args, allowed={"state", "template_id", "template_version_id", "property_id",
+                                             "run_date_from", "run_date_to", "limit", "cursor"})
+    requested_property = query.uuid("property_id")
+    if requested_property is not None:
+        api.require_property_or_not_found(requested_property)
+        property_ids: list[str] | None = [requested_property]
+    else:
+        property_ids = sorted(principal.property_ids) if principal.property_ids is not None else None
+    filters = RunFilter(state=query.choice("state", [str(s) for s in RunState]),
+                        template_id=query.uuid("template_id"), template_version_id=query.uuid("template_version_id"),
+                        property_ids=property_ids, run_date_from=query.date("run_date_from"),
+                        run_date_to=query.date("run_date_to"))
+    page = list_report_runs(principal.tenant_id, filters, api.deps, limit=query.integer("limit", 50, 1, 200),
+                            after=decode_cursor(query.text("cursor")))
+    return json_response({"runs": [run_view(r) for r in page.runs],
+                          "next_cursor": encode_cursor(page.next_after) if page.next_after else None})
+
+
+def cancel_run(api: ApiRequest, run_id: str) -> Response:
+    principal = api.require(Role.OPERATOR)
+    body = read_optional_json(api.request, CANCEL_RUN)
+    view = get_report_run(principal.tenant_id, run_id, api.deps)
+    api.require_property_or_not_found(view.run.property_id)
+    run = cancel_report_run(CancelReportRun(tenant_id=principal.tenant_id, run_id=run_id,
+                                            cancelled_by=principal.subject,
+                                            reason=body.get("reason") or "cancelled by operator"), api.deps)
+    return json_response(run_view(run))
+
+
+def rerender_run(api: ApiRequest, run_id: str) -> Response:
+    principal = api.require(Role.OPERATOR)
+    key = _idempotency_key(api)
+    view = get_report_run(principal.tenant_id, run_id, api.deps)
+    api.require_property_or_not_found(view.run.property_id)
+    outcome = rerender_report_run(RerenderReportRun(tenant_id=principal.tenant_id, run_id=run_id,
+                                                    requested_by=principal.subject, idempotency_key=key), api.deps)
+    return json_response(run_view(outcome.run), 202 if outcome.created else 200,
+                         {"Location": f"{API}/runs/{outcome.run.run_id}"})
