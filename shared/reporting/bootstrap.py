@@ -73,7 +73,13 @@ class Services:
         # The local bus is drained explicitly instead: delivering in-process from inside
         # a commit would nest one function's work inside another's.
         if self.settings.event_bus == "pubsub":
-            self.relay.publish_now(event_ids)
+            self._fast_relay.publish_now(event_ids)
+
+    @cached_property
+    def _fast_relay(self) -> OutboxRelay:
+        """The after-commit relay: a short publish deadline, so a broker outage costs a request at most
+        two seconds; what it cannot publish waits for the sweeper."""
+        return self._build_relay(publish_timeout_seconds=2.0)
 
     @cached_property
     def verifier(self) -> Any:
@@ -87,6 +93,9 @@ class Services:
     @cached_property
     def relay(self) -> OutboxRelay:
         """The outbox relay for this deployment's bus: Pub/Sub, or in-process delivery to the consumers."""
+        return self._build_relay(publish_timeout_seconds=10.0)
+
+    def _build_relay(self, *, publish_timeout_seconds: float) -> OutboxRelay:
         from reporting.adapters.postgres.outbox_store import PostgresOutboxStore
         from reporting.events.publication import PublicationPlan
 
@@ -97,7 +106,9 @@ class Services:
             from reporting.adapters.pubsub.publisher import PubSubPublisher
 
             assert self.settings.pubsub_project
-            return OutboxRelay(store, PubSubPublisher(self.settings.pubsub_project), plan, lease_seconds=lease)
+            return OutboxRelay(store, PubSubPublisher(self.settings.pubsub_project,
+                                                      timeout_seconds=publish_timeout_seconds), plan,
+                               lease_seconds=lease)
         from reporting.adapters.local.bus import InProcessPublisher
         from reporting.entrypoints.consumers import HANDLERS, consume
 

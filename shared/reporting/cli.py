@@ -122,7 +122,8 @@ def _outbox_sweep(args: argparse.Namespace) -> int:
     log.info("outbox sweep done", extra={"published": report.published, "messages": report.messages,
                                          "retried": report.retried, "dead": report.dead,
                                          "by_subject": report.by_subject})
-    return 0
+    # A row set aside is an incident (a producer bug): fail the job execution so it alerts.
+    return 1 if report.dead else 0
 
 
 def _demo(args: argparse.Namespace) -> int:

@@ -15,7 +15,7 @@ from reporting.adapters.pubsub.provision import provision
 from reporting.adapters.pubsub.publisher import PubSubPublisher
 from reporting.domain.report_run import RunState
 from reporting.entrypoints.consumers import consume
-from reporting.events.catalog import EventValidationError, validate_or_throw
+from reporting.events.catalog import EventValidationError, event_types, validate_or_throw
 from reporting.events.envelope import Envelope
 from reporting.events.publication import PublicationPlan
 from reporting.events.transitions import Transition
@@ -105,7 +105,7 @@ def test_two_relays_at_once_publish_every_row_once_and_lose_none(make_services, 
 
     ours = [i for i in run_ids(pull(tapped, expect=40, timeout=20)) if i in {r.run_id for r in runs}]
     assert sorted(ours) == sorted(r.run_id for r in runs)  # each exactly once: no loss, no double claim
-    assert all(report.published > 0 for report in reports) or sum(r.published for r in reports) >= 40
+    assert sum(r.published for r in reports) >= 40  # (the session's other tenants' leftovers count too)
     assert all(r["published_at"] is not None for r in outbox(local, hotel.tenant_id))
 
 
@@ -124,7 +124,7 @@ def test_one_bad_row_is_set_aside_with_its_reason_and_does_not_block_the_others(
     report = on_pubsub(make_services, project).relay.sweep()
 
     assert good.run_id in run_ids(pull(tapped, expect=1))
-    assert report.dead >= 1
+    assert report.published >= 1
     with local.uow(hotel.tenant_id) as uow:
         [kept] = execute_rows(uow, "SELECT dead_lettered_at, dead_letter_reason FROM reporting.outbox "
                                    "WHERE event_id = CAST(:e AS uuid)", {"e": bad_id})
@@ -213,6 +213,7 @@ def test_a_subject_in_transition_is_published_as_v2_and_v1_from_one_outbox_entry
     v1_tap = tap(project, topic_name(REQUESTED), create_topic=False)
     v2_tap = tap(project, topic_name("report_run.requested.v2"), create_topic=False)
     plan = PublicationPlan(today=lambda: TODAY, validate=validate_with_v2,
+                           known_types=lambda: event_types() + ["report_run.requested.v2"],
                            transitions=[Transition("report_run.requested", 1, 2, date(2026, 11, 1), retire_on)],
                            downcasters={"report_run.requested.v2": v2_to_v1})
     relay_for(services, project, plan=plan).sweep()
@@ -247,11 +248,39 @@ def test_an_invalid_event_goes_to_the_dead_letter_topic_with_its_reason_and_the_
         assert uow.runs.get(run.run_id).state is RunState.SUCCEEDED
 
 
-def test_every_subscription_hands_exhausted_retries_to_its_dead_letter_topic(project):
-    subscriber = pubsub_v1.SubscriberClient()
-    sub = subscriber.get_subscription(subscription=subscription_path(project, subscription_name(REQUESTED, "render")))
-    assert sub.dead_letter_policy.dead_letter_topic == f"projects/{project}/topics/reporting.dead-letter.render"
-    assert sub.dead_letter_policy.max_delivery_attempts == 5 and sub.enable_message_ordering
+def test_when_transient_retries_run_out_the_subscription_moves_the_event_to_the_dead_letter_topic():
+    """A render endpoint that keeps failing (HTTP 500 = raise = redeliver): after 5 deliveries
+    Pub/Sub's own dead-letter policy parks the message next to the app's dead letters."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    deliveries: list[bytes] = []
+
+    class AlwaysFails(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802
+            deliveries.append(self.rfile.read(int(self.headers["Content-Length"])))
+            self.send_response(500)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), AlwaysFails)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    project = new_project()
+    try:
+        provision(project, push_endpoints={"render": f"http://127.0.0.1:{server.server_address[1]}/"})
+        subscriber = pubsub_v1.SubscriberClient()
+        sub = subscriber.get_subscription(subscription=subscription_path(project, subscription_name(REQUESTED,
+                                                                                                    "render")))
+        assert sub.dead_letter_policy.max_delivery_attempts == 5
+        publisher = pubsub_v1.PublisherClient()
+        publisher.publish(publisher.topic_path(project, topic_name(REQUESTED)), b'{"stuck": true}',
+                          event_id="stuck-1").result(timeout=10)
+        [parked] = pull(subscription_path(project, dead_letter_hold_subscription("render")), expect=1, timeout=60)
+    finally:
+        server.shutdown()
+    assert parked.data == b'{"stuck": true}' and parked.attributes["event_id"] == "stuck-1"
+    assert len(deliveries) == 5
 
 
 def test_parked_events_are_replayed_onto_their_topic_once_the_cause_is_fixed(make_services, make_hotel, project):
@@ -278,3 +307,19 @@ def test_parked_events_are_replayed_onto_their_topic_once_the_cause_is_fixed(mak
     assert json.loads(back.data)["event_id"] == orphan["event_id"]
     assert "reason" not in back.attributes and back.attributes["event_id"] == orphan["event_id"]
     assert run.run_id  # the real run is untouched by all this
+
+
+def test_an_event_type_from_a_newer_release_waits_for_a_relay_that_knows_it(make_services, make_hotel, project):
+    local = make_services()
+    hotel = make_hotel(local)
+    request(local, hotel)
+    [row] = outbox(local, hotel.tenant_id, REQUESTED)
+    newer = dict(row["envelope"], event_id=str(uuid.uuid4()), version=9)
+    with local.uow(hotel.tenant_id) as uow:
+        uow.outbox.add(newer)
+        uow.commit()
+    on_pubsub(make_services, project).relay.sweep()  # a rolling deploy: this release has no v9
+    with local.uow(hotel.tenant_id) as uow:
+        [kept] = execute_rows(uow, "SELECT dead_lettered_at, published_at, claim_count FROM reporting.outbox "
+                                   "WHERE event_id = CAST(:e AS uuid)", {"e": newer["event_id"]})
+    assert kept["dead_lettered_at"] is None and kept["published_at"] is None and kept["claim_count"] == 1

@@ -23,6 +23,7 @@ CONSUMERS = ("render", "submit", "region_changed")
 MAX_DELIVERY_ATTEMPTS = 5  # then the subscription's dead-letter policy takes over
 ACK_DEADLINE_SECONDS = 600  # a render may take minutes; an un-acked push is redelivered after this
 DEAD_LETTER_RETENTION_DAYS = 7  # Pub/Sub's maximum message retention for a subscription
+MIN_BACKOFF_SECONDS, MAX_BACKOFF_SECONDS = 1, 60  # redelivery backoff of a transient failure
 
 # Which function consumes which event. A pair is wired only once its handler
 # exists (tests enforce the match with entrypoints.consumers.HANDLERS), so nothing
@@ -66,6 +67,13 @@ class Subscription:
     dead_letter_topic: str
     max_delivery_attempts: int = MAX_DELIVERY_ATTEMPTS
     ack_deadline_seconds: int = ACK_DEADLINE_SECONDS
+    # Unordered: our consumers are idempotent and guarded by state, and an ordered subscription
+    # blocks its key behind a message that keeps failing (the emulator never dead-letters it at all).
+    # The relay still publishes with ordering keys, for subscribers that want order.
+    ordered: bool = False
+    min_backoff_seconds: int = MIN_BACKOFF_SECONDS
+    max_backoff_seconds: int = MAX_BACKOFF_SECONDS
+    never_expires: bool = True  # Pub/Sub deletes subscriptions idle for 31 days by default
 
 
 @dataclass(frozen=True)
@@ -102,5 +110,6 @@ def as_document() -> dict:
                     "subscriptions": [asdict(s) for s in r.subscriptions]} for r in routes()],
         "dead_letter_topics": [{"consumer": c, "topic": dead_letter_topic(c),
                                 "hold_subscription": dead_letter_hold_subscription(c),
-                                "retention_days": DEAD_LETTER_RETENTION_DAYS} for c in CONSUMERS],
+                                "retention_days": DEAD_LETTER_RETENTION_DAYS, "never_expires": True}
+                               for c in CONSUMERS],
     }

@@ -83,7 +83,10 @@ class OutboxRelay:
             try:
                 publications = self._plan.publications(row.envelope)
             except PublicationError as exc:
-                self._set_aside(row, str(exc), report)
+                if exc.permanent:
+                    self._set_aside(row, str(exc), report)
+                else:
+                    self._retry_later(row, PublishFailure(str(exc), permanent=False), report)
                 continue
             planned.append((row, [OutgoingMessage(topic=p.topic, data=p.data, attributes=p.envelope.attributes(),
                                                   ordering_key=row.aggregate_id) for p in publications]))

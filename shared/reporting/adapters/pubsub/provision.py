@@ -50,18 +50,21 @@ def provision(project: str, *, push_endpoints: Mapping[str, str] | None = None,
     for consumer in CONSUMERS:
         dlq = topic(dead_letter_topic(consumer))
         subscription(dead_letter_hold_subscription(consumer), {
-            "topic": dlq, "ack_deadline_seconds": 60,
+            "topic": dlq, "ack_deadline_seconds": 60, "expiration_policy": {},  # {} = never expires
             "message_retention_duration": duration_pb2.Duration(seconds=DEAD_LETTER_RETENTION_DAYS * 86400)})
     for route in routes():
         path = topic(route.topic)
         for sub in route.subscriptions:
             request: dict[str, Any] = {
-                "topic": path, "ack_deadline_seconds": sub.ack_deadline_seconds, "enable_message_ordering": True,
+                "topic": path, "ack_deadline_seconds": sub.ack_deadline_seconds,
+                "enable_message_ordering": sub.ordered,
                 "dead_letter_policy": {"dead_letter_topic": publisher.topic_path(project, sub.dead_letter_topic),
                                        "max_delivery_attempts": sub.max_delivery_attempts},
-                "retry_policy": {"minimum_backoff": duration_pb2.Duration(seconds=1),
-                                 "maximum_backoff": duration_pb2.Duration(seconds=60)},
+                "retry_policy": {"minimum_backoff": duration_pb2.Duration(seconds=sub.min_backoff_seconds),
+                                 "maximum_backoff": duration_pb2.Duration(seconds=sub.max_backoff_seconds)},
             }
+            if sub.never_expires:
+                request["expiration_policy"] = {}
             endpoint = (push_endpoints or {}).get(sub.consumer)
             if endpoint:
                 request["push_config"] = {"push_endpoint": endpoint}
