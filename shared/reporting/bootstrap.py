@@ -8,6 +8,7 @@ from typing import Any, Callable
 from reporting.adapters.postgres.connection import (CloudSqlConnectionFactory, CloudSqlTarget, ConnectionFactory,
                                                     ConnInfo, local_connection_factory)
 from reporting.adapters.postgres.pool import ConnectionPool
+from reporting.adapters.postgres.run_lock import run_lock
 from reporting.adapters.postgres.unit_of_work import PostgresUnitOfWork
 from reporting.config import Settings
 from reporting.service_layer.dependencies import Dependencies
@@ -129,7 +130,8 @@ class Services:
                             warehouse=self._warehouse, renderer=self._renderer,  # type: ignore[arg-type]
                             artifact_store=self._artifact_store,  # type: ignore[arg-type]
                             backfill_days=self.settings.backfill_days,
-                            max_bytes_billed=self.settings.max_bytes_billed)
+                            max_bytes_billed=self.settings.max_bytes_billed,
+                            run_lock=lambda run_id: run_lock(self.pool, run_id))
 
     @property
     def dead_letters(self) -> DeadLetterSink:

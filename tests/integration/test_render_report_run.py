@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import pytest
 
+from reporting.adapters.postgres.connection import ConnInfo
 from reporting.catalog.platform import platform_templates
 from reporting.domain.artifact import artifact_name
 from reporting.domain.report_run import RunState
@@ -161,3 +162,52 @@ def test_the_local_bus_drains_requested_and_completed_events(services, make_hote
     rows = outbox(services, hotel.tenant_id)
     assert [r["subject"] for r in rows] == ["report_run.requested.v1", "report_run.completed.v1"]
     assert all(r["published_at"] is not None for r in rows)
+
+
+def test_a_duplicate_delivered_while_the_first_is_rendering_is_told_to_retry_and_changes_nothing(
+        services, make_hotel, monkeypatch):
+    import threading
+
+    from reporting.domain.errors import RenderInProgress
+
+    hotel = make_hotel(services)
+    run = request(services, hotel)
+    event = requested_cloud_event(services, hotel.tenant_id, run.run_id)
+    warehouse = services.deps.warehouse()
+    entered, release = threading.Event(), threading.Event()
+    real_query = warehouse.query
+
+    def slow_query(*args, **kwargs):
+        entered.set()
+        assert release.wait(10)
+        return real_query(*args, **kwargs)
+
+    monkeypatch.setattr(warehouse, "query", slow_query)
+    first: list = []
+    worker = threading.Thread(target=lambda: first.append(consume("render", event, services)))
+    worker.start()
+    assert entered.wait(10)
+    with pytest.raises(RenderInProgress):  # transient: Pub/Sub redelivers it later
+        consume("render", event, services)
+    during, _ = state_of(services, hotel, run.run_id)
+    assert during.state is RunState.RENDERING and during.attempts == 1
+    release.set()
+    worker.join(10)
+    assert first[0].result.state == "succeeded"
+    assert consume("render", event, services).result.duplicate  # the redelivery, later
+    done, artifacts = state_of(services, hotel, run.run_id)
+    assert done.attempts == 1 and len(artifacts) == len(run.formats)
+
+
+def test_a_render_lock_left_by_a_dead_instance_is_released_with_its_connection(services, make_hotel):
+    from reporting.adapters.postgres.connection import fetch_one, local_connection_factory
+    from reporting.adapters.postgres.run_lock import NAMESPACE, _key
+
+    hotel = make_hotel(services)
+    run = request(services, hotel)
+    dead = local_connection_factory(ConnInfo.from_url(services.settings.database_url))()
+    assert fetch_one(dead, "SELECT pg_try_advisory_lock(:ns, :k) AS got", {"ns": NAMESPACE, "k": _key(run.run_id)})["got"]
+    dead.commit()
+    dead.close()  # the instance died mid-render: its session, and the lock, are gone
+    event = requested_cloud_event(services, hotel.tenant_id, run.run_id)
+    assert consume("render", event, services).result.state == "succeeded"

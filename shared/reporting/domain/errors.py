@@ -99,3 +99,7 @@ class ConcurrentUpdate(DomainError):
 class PayloadTooLarge(DomainError):
     code = "MELMASTOON.REPORTING.PAYLOAD_TOO_LARGE"
     http_status = 413
+
+
+class RenderInProgress(ConcurrentUpdate):
+    """Another delivery of the same run is rendering right now: retry later (it will find the result)."""

@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from contextlib import nullcontext
+from typing import Callable, ContextManager
 
 from reporting.domain.tenant import Residency
 from reporting.service_layer.ports import ArtifactStore, Clock, Renderer, Warehouse
@@ -19,3 +20,5 @@ class Dependencies:
     artifact_store: Callable[[], ArtifactStore]
     backfill_days: int = 90
     max_bytes_billed: int | None = None
+    # run_lock(run_id): held while one delivery renders a run; raises RenderInProgress if another holds it
+    run_lock: Callable[[str], ContextManager[None]] = lambda run_id: nullcontext()

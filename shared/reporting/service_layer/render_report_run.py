@@ -147,7 +147,15 @@ def _finish(envelope: Envelope, deps: Dependencies, *, stored: list[tuple[str, S
 
 
 def render_report_run(envelope: Envelope, deps: Dependencies) -> RenderOutcome:
-    """Handle report_run.requested.v1; transient errors propagate (the event is redelivered)."""
+    """Handle report_run.requested.v1; transient errors propagate (the event is redelivered).
+
+    One delivery at a time per run: a concurrent duplicate gets RenderInProgress (transient)
+    instead of re-entering `rendering` and rendering again."""
+    with deps.run_lock(envelope.data["run_id"]):
+        return _render(envelope, deps)
+
+
+def _render(envelope: Envelope, deps: Dependencies) -> RenderOutcome:
     claimed = _claim(envelope, deps)
     if isinstance(claimed, RenderOutcome):
         return claimed
