@@ -217,3 +217,18 @@ def test_rerender_supersedes_and_replays_idempotently(api, make_hotel, idp, bus_
     assert again[0] == 200 and again[1]["run_id"] == new["run_id"]
     status, old, _ = call(api, "GET", f"/api/v1/reports/runs/{run['run_id']}", token=token(idp, hotel, "viewer"))
     assert old["state"] == "superseded" and old["superseded_by"] == new["run_id"] and old["artifacts"]
+
+
+def test_an_operators_cancel_reason_stays_in_the_audit_log_and_out_of_the_event(api, make_hotel, idp):
+    from reporting.adapters.postgres.connection import fetch_all
+    from tests.integration.helpers import outbox
+
+    hotel = make_hotel(api)
+    _, run, _ = post_run(api, idp, hotel)
+    call(api, "POST", f"/api/v1/reports/runs/{run['run_id']}:cancel", token=token(idp, hotel),
+         body={"reason": "guest Jane Roe asked us to stop"})
+    [event] = outbox(api, hotel.tenant_id, "report_run.cancelled.v1")
+    assert "Jane" not in json.dumps(event["envelope"]) and event["envelope"]["data"]["reason"] == "cancelled by operator"
+    with api.uow(hotel.tenant_id) as uow:
+        [entry] = fetch_all(uow.connection, "SELECT details FROM reporting.audit_log WHERE action = 'report_run.cancel'")
+    assert entry["details"]["reason"] == "guest Jane Roe asked us to stop"

@@ -63,3 +63,12 @@ def test_transitions_config_is_validated():
     with pytest.raises(TransitionConfigError):
         Transition.from_dict({"subject": "a.b", "from_version": 1, "to_version": 2, "started_on": "soon"})
     assert load_transitions() == []  # nothing in transition today; the committed file parses
+
+
+def test_instants_are_checked_as_rfc3339_not_just_by_length():
+    from reporting.events.catalog import EventValidationError, schema_for, validate_or_throw
+
+    example = dict(schema_for("report_run.requested.v1")["examples"][0])
+    example["occurred_at"] = "twenty-fourth of November"
+    with pytest.raises(EventValidationError, match="occurred_at"):
+        validate_or_throw(example)

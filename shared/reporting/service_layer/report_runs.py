@@ -104,6 +104,9 @@ def request_report_run(cmd: RequestReportRun, deps: Dependencies) -> RequestOutc
         return RequestOutcome(existing, created=False)
 
 
+OPERATOR_CANCELLED = "cancelled by operator"
+
+
 def cancel_report_run(cmd: CancelReportRun, deps: Dependencies) -> ReportRun:
     """Cancel a requested or rendering run; an illegal state answers with a typed conflict."""
     with deps.uow(cmd.tenant_id) as uow:
@@ -112,10 +115,13 @@ def cancel_report_run(cmd: CancelReportRun, deps: Dependencies) -> ReportRun:
         if run is None:
             raise NotFound("run not found")
         before = run.state
-        run.cancel(deps.clock.now(), cmd.reason)
+        # The event says only that an operator cancelled: free text may name a guest and
+        # events travel to other services. The operator's words stay in the audit log.
+        run.cancel(deps.clock.now(), OPERATOR_CANCELLED)
         uow.runs.save(run, expected_state=before)
         uow.audit.append(tenant_id=cmd.tenant_id, actor=cmd.cancelled_by, action="report_run.cancel",
-                         target_type="report_run", target_id=run.run_id, details={"from": str(before)})
+                         target_type="report_run", target_id=run.run_id,
+                         details={"from": str(before), "reason": cmd.reason[:500]})
         uow.commit()
         return run
 

@@ -37,33 +37,40 @@ def replay_dead_letters(project: str, consumer: str, *, limit: int = 1000, dry_r
     hold = subscriber.subscription_path(project, dead_letter_hold_subscription(consumer))
     known = set(event_types())
     report = ReplayReport()
-    while report.replayed + report.kept < limit:
-        response = subscriber.pull(request={"subscription": hold, "max_messages": min(100, limit)}, timeout=5.0)
-        if not response.received_messages:
-            break
-        done: list[str] = []
-        keep: list[str] = []
-        for received in response.received_messages:
-            attributes = dict(received.message.attributes)
-            event_type = attributes.get("event_type", "")
-            if event_type not in known or dry_run:
-                keep.append(received.ack_id)
-                report.kept += 1
-                reason = "dry run" if dry_run and event_type in known else "no known event_type attribute"
-                report.kept_reasons[reason] = report.kept_reasons.get(reason, 0) + 1
-                continue
-            clean = {k: v for k, v in attributes.items()
-                     if k not in PARKING_ATTRIBUTES and not k.startswith(PUBSUB_DEAD_LETTER_PREFIX)}
-            topic = topic_name(event_type)
-            publisher.publish(publisher.topic_path(project, topic), received.message.data, **clean).result(timeout=30)
-            done.append(received.ack_id)
-            report.replayed += 1
-            report.by_topic[topic] = report.by_topic.get(topic, 0) + 1
-        if done:
-            subscriber.acknowledge(request={"subscription": hold, "ack_ids": done})
-        if keep:  # back on the hold subscription at once, for the next look
-            subscriber.modify_ack_deadline(request={"subscription": hold, "ack_ids": keep, "ack_deadline_seconds": 0})
-            break  # what is left is what we keep; do not spin on it
+    kept: list[str] = []  # held (un-acked) until the end, so a later pull does not hand them back
+    try:
+        while report.replayed + report.kept < limit:
+            response = subscriber.pull(request={"subscription": hold,
+                                                "max_messages": min(100, limit - report.replayed - report.kept)},
+                                       timeout=2.0)
+            if not response.received_messages:
+                break
+            done: list[str] = []
+            for received in response.received_messages:
+                attributes = dict(received.message.attributes)
+                event_type = attributes.get("event_type", "")
+                if event_type not in known or dry_run:
+                    kept.append(received.ack_id)
+                    report.kept += 1
+                    reason = "dry run" if dry_run and event_type in known else "no known event_type attribute"
+                    report.kept_reasons[reason] = report.kept_reasons.get(reason, 0) + 1
+                    continue
+                clean = {k: v for k, v in attributes.items()
+                         if k not in PARKING_ATTRIBUTES and not k.startswith(PUBSUB_DEAD_LETTER_PREFIX)}
+                topic = topic_name(event_type)
+                # The topic is shared: its other subscribers get the event again too; like us they
+                # dedupe by event id, which is what makes a replay safe.
+                publisher.publish(publisher.topic_path(project, topic), received.message.data,
+                                  **clean).result(timeout=30)
+                done.append(received.ack_id)
+                report.replayed += 1
+                report.by_topic[topic] = report.by_topic.get(topic, 0) + 1
+            if done:
+                subscriber.acknowledge(request={"subscription": hold, "ack_ids": done})
+    finally:
+        for start in range(0, len(kept), 1000):  # back on the hold subscription at once
+            subscriber.modify_ack_deadline(request={"subscription": hold, "ack_ids": kept[start:start + 1000],
+                                                    "ack_deadline_seconds": 0})
     log.info("dead letters replayed", extra={"consumer": consumer, "replayed": report.replayed,
                                              "kept": report.kept, "dry_run": dry_run})
     return report
