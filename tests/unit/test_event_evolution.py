@@ -225,9 +225,42 @@ def test_editing_a_description_needs_no_new_record(repo: Repo) -> None:
 
 def test_a_new_schema_is_unrecorded_until_recorded(repo: Repo) -> None:
     repo.add_v2()
-    assert rules(repo.check()) == {("report_run.completed.v2", "(schema)", "unrecorded")}
+    repo.set_transitions([transition("2027-01-15")])
+    assert rules(repo.check()) == {("report_run.completed.v2", "(schema)", "unrecorded"),
+                                   ("report_run.completed.v1->v2", "(schema)", "record_outdated")}
     repo.write_record()
     assert repo.check() == []
+
+
+def test_a_new_version_beside_the_old_one_needs_a_transition(repo: Repo) -> None:
+    repo.add_v2()
+    found = rules(repo.check())
+    assert ("report_run.completed.v2", "(schema)", "transition_invalid") in found
+    with pytest.raises(EvolutionError):
+        repo.write_record()
+
+
+def test_a_recorded_transition_can_neither_vanish_nor_be_backdated(repo: Repo) -> None:
+    repo.add_v2()
+    repo.set_transitions([transition("2027-01-15")])
+    repo.write_record()
+    repo.set_transitions([transition("2026-10-01", retire_on="2027-01-20")])  # backdated to retire early
+    assert ("report_run.completed.v1->v2", "(schema)", "retired_early") in rules(repo.check(today=date(2027, 2, 1)))
+    repo.set_transitions([])  # "forget" the transition, then drop v1
+    repo.delete("report_run.completed.v1")
+    found = {v.rule for v in repo.check(today=date(2027, 2, 1))}
+    assert {"transition_invalid", "schema_removed"} <= found
+
+
+def test_dropping_a_fields_definition_while_it_stays_required_is_a_removal(repo: Repo) -> None:
+    repo.edit("report_run.completed.v1", lambda s: data_of(s)["properties"].pop("run_id"))
+    assert ("report_run.completed.v1", "data.run_id", "removed") in rules(repo.check())
+
+
+def test_replacing_an_enum_by_a_bare_type_is_a_type_change(repo: Repo) -> None:
+    repo.edit("report_run.requested.v1",
+              lambda s: data_of(s)["properties"].update(origin={"type": ["string", "integer"]}))
+    assert ("report_run.requested.v1", "data.origin", "type_changed") in rules(repo.check())
 
 
 def test_record_moves_forward_additively(repo: Repo) -> None:
@@ -266,6 +299,7 @@ def test_deleting_a_version_without_a_transition_is_refused(repo: Repo) -> None:
 
 def test_retiring_after_two_months_is_refused_and_names_the_earliest_date(repo: Repo) -> None:
     repo.add_v2()
+    repo.set_transitions([transition("2027-01-15")])
     repo.write_record()
     repo.set_transitions([transition("2027-01-15", retire_on="2027-03-15")])
     [violation] = repo.check(today=date(2027, 2, 1))
@@ -275,6 +309,7 @@ def test_retiring_after_two_months_is_refused_and_names_the_earliest_date(repo: 
 
 def test_an_early_retirement_does_not_allow_deleting_the_old_version(repo: Repo) -> None:
     repo.add_v2()
+    repo.set_transitions([transition("2027-01-15")])
     repo.write_record()
     repo.set_transitions([transition("2027-01-15", retire_on="2027-03-15")])
     repo.delete("report_run.completed.v1")
@@ -283,6 +318,7 @@ def test_an_early_retirement_does_not_allow_deleting_the_old_version(repo: Repo)
 
 def test_after_a_quarter_the_old_version_may_be_deleted(repo: Repo) -> None:
     repo.add_v2()
+    repo.set_transitions([transition("2027-01-15")])
     repo.write_record()
     repo.set_transitions([transition("2027-01-15", retire_on="2027-04-15")])
     assert repo.check(today=date(2027, 4, 20)) == []
@@ -294,6 +330,7 @@ def test_after_a_quarter_the_old_version_may_be_deleted(repo: Repo) -> None:
 
 def test_the_old_version_stays_until_its_retirement_day(repo: Repo) -> None:
     repo.add_v2()
+    repo.set_transitions([transition("2027-01-15")])
     repo.write_record()
     repo.set_transitions([transition("2027-01-15", retire_on="2027-04-15")])
     repo.delete("report_run.completed.v1")
@@ -304,5 +341,5 @@ def test_the_old_version_stays_until_its_retirement_day(repo: Repo) -> None:
 
 def test_a_transition_needs_the_new_version_in_the_catalog(repo: Repo) -> None:
     repo.set_transitions([transition("2027-01-15")])
-    [violation] = repo.check()
+    [violation] = [v for v in repo.check() if v.breaking]
     assert (violation.event_type, violation.rule) == ("report_run.completed.v2", "transition_invalid")

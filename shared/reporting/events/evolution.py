@@ -92,9 +92,20 @@ def _contract(schema: Any) -> Any:
     return out
 
 
-def build_record(schemas: dict[str, dict]) -> dict:
-    """The lock content: every schema's contract, keyed like the catalog."""
-    return {name: _contract(schema) for name, schema in sorted(schemas.items())}
+TRANSITIONS_KEY = "$transitions"
+
+
+def _transition_key(t: Transition) -> str:
+    return f"{t.subject}.v{t.from_version}->v{t.to_version}"
+
+
+def build_record(schemas: dict[str, dict], transitions: list[Transition] | None = None) -> dict:
+    """The lock content: every schema's contract, keyed like the catalog, and each transition's start
+    (recorded so that a transition can neither vanish nor be backdated to retire its old version early)."""
+    record: dict[str, Any] = {name: _contract(schema) for name, schema in sorted(schemas.items())}
+    if transitions:
+        record[TRANSITIONS_KEY] = {_transition_key(t): t.started_on.isoformat() for t in transitions}
+    return record
 
 
 def _dump(record: dict) -> str:
@@ -124,6 +135,7 @@ class _Field:
     unique_items: bool = False
     closed: bool = False
     required: bool = False  # filled from the parent's required_names
+    described: bool = False  # a schema node describes this path (not just a name in `required`)
 
 
 def _canonical(value: Any) -> str:
@@ -201,6 +213,7 @@ def _flatten(name: str, schemas: dict[str, dict]) -> dict[str, _Field]:
     fields: dict[str, _Field] = {}
     for path, node, counts_types in _walk(schema, "", resolver, False):
         f = fields.setdefault(path, _Field())
+        f.described = True
         types = _own_types(node) if counts_types else None
         if types is not None:
             f.types = types if f.types is None else f.types & types
@@ -244,8 +257,14 @@ def _covers(current: frozenset[str] | None, recorded: frozenset[str] | None) -> 
 
 def _field_findings(old: _Field, new: _Field) -> Iterator[tuple[str, str]]:
     """(rule, what changed) for each breaking difference of one field."""
-    if not _covers(new.types, old.types):
+    if old.described and not new.described:
+        yield "removed", "lost its definition (only its name is left in `required`)"
+    elif old.types is not None and new.types is None:
+        yield "type_changed", "lost its type (any value would now pass)"
+    elif not _covers(new.types, old.types):
         yield "type_changed", "changed type"
+    if (old.enum is not None or old.const is not None) and new.enum is None and new.const is None:
+        yield "type_changed", "lost its enum/const (any value of its type would now pass)"
     if new.required and not old.required:
         yield "newly_required", "became required"
     if new.enum is not None and (old.enum is None or not old.enum <= new.enum):
@@ -323,7 +342,8 @@ def _transition_findings(transitions: list[Transition], schemas: dict[str, dict]
 
 def check(record: dict, schemas: dict[str, dict], transitions: list[Transition], today: date) -> list[Violation]:
     """Every difference between the record and the catalog, breaking or not, plus invalid transitions."""
-    record_set = {name: _contract(schema) for name, schema in record.items()}
+    recorded_transitions = record.get(TRANSITIONS_KEY, {})
+    record_set = {name: _contract(schema) for name, schema in record.items() if name != TRANSITIONS_KEY}
     current_set = {name: _contract(schema) for name, schema in schemas.items()}
     found: list[Violation] = []
     for name in sorted(record_set):
@@ -335,7 +355,36 @@ def check(record: dict, schemas: dict[str, dict], transitions: list[Transition],
                                    "only go once a transition has retired it"))
     found += [Violation(name, ROOT, "unrecorded", f"{name} has no record yet: {RECORD_REMEDY}")
               for name in sorted(set(current_set) - set(record_set))]
-    return found + _transition_findings(transitions, schemas, today)
+    return (found + _transition_findings(transitions, schemas, today)
+            + _recorded_transition_findings(recorded_transitions, transitions, schemas))
+
+
+def _recorded_transition_findings(recorded: dict[str, str], transitions: list[Transition],
+                                  schemas: dict[str, dict]) -> list[Violation]:
+    found: list[Violation] = []
+    current = {_transition_key(t): t for t in transitions}
+    for key, started in sorted(recorded.items()):
+        t = current.get(key)
+        if t is None:
+            found.append(Violation(key, ROOT, "transition_invalid",
+                                   f"transition {key} is recorded but gone from transitions.json: keep it (with "
+                                   "its retire_on) — it is what consumers were promised"))
+        elif t.started_on.isoformat() != started:
+            found.append(Violation(key, ROOT, "retired_early",
+                                   f"transition {key} started on {started} (recorded); started_on may not move"))
+    for key in sorted(set(current) - set(recorded)):
+        found.append(Violation(key, ROOT, "record_outdated", f"transition {key} is not recorded: {RECORD_REMEDY}"))
+    # A new version beside the old one is a breaking change in progress: it needs a transition.
+    for name in sorted(schemas):
+        if name == ENVELOPE:
+            continue
+        subject, version = split_event_type(name)
+        newer = f"{subject}.v{version + 1}"
+        if newer in schemas and not any(t.subject == subject and t.from_version == version for t in transitions):
+            found.append(Violation(newer, ROOT, "transition_invalid",
+                                   f"{newer} exists beside {name} without a transition: add one to "
+                                   "transitions.json (both are then published for at least a quarter)"))
+    return found
 
 
 def _today() -> date:
@@ -358,5 +407,5 @@ def write_record(record_path: Path | None = None, catalog_dir: Path | None = Non
                 if v.breaking]
     if breaking:
         raise EvolutionError(breaking)
-    target.write_text(_dump(build_record(schemas)), encoding="utf-8")
+    target.write_text(_dump(build_record(schemas, load_transitions(transitions_path))), encoding="utf-8")
     return target
