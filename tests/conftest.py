@@ -117,9 +117,23 @@ def idp() -> Iterator[JwksServer]:
     server.stop()
 
 
+SCHEDULER_EMAIL = "reporting-scheduler@melmastoon-af.iam.gserviceaccount.com"
+
+
 @pytest.fixture(scope="session")
-def oidc_env(idp) -> dict[str, str]:
+def scheduler_idp() -> Iterator[JwksServer]:
+    """Stands in for Google's issuer of Cloud Scheduler's OIDC tokens (`issue_scheduler(SCHEDULER_EMAIL, …)`)."""
+    provider = DevIdentityProvider()
+    server = provider.serve()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def oidc_env(idp, scheduler_idp) -> dict[str, str]:
     import json
 
-    return {"REPORTING_OIDC_ISSUERS": json.dumps([{"issuer": idp.issuer, "jwks_uri": idp.jwks_uri,
-                                                   "audiences": [API_AUDIENCE]}])}
+    return {"REPORTING_OIDC_ISSUERS": json.dumps([
+        {"issuer": idp.issuer, "jwks_uri": idp.jwks_uri, "audiences": [API_AUDIENCE]},
+        {"issuer": scheduler_idp.issuer, "jwks_uri": scheduler_idp.jwks_uri, "audiences": [API_AUDIENCE],
+         "kind": "scheduler", "allowed_emails": [SCHEDULER_EMAIL]}])}

@@ -11,37 +11,26 @@ from __future__ import annotations
 import re
 import time
 import uuid
-from typing import Any, Callable
+from typing import Any
 
 from werkzeug.exceptions import MethodNotAllowed, NotFound as NoRoute
 from werkzeug.routing import Map, Rule
 
 from reporting.domain.errors import AuthnRequired, DomainError, NotFound, ValidationFailed
-from reporting.entrypoints.api import runs
-from reporting.entrypoints.api.context import ApiRequest, Response, json_response
+from reporting.domain.principal import Principal
+from reporting.entrypoints.api import runs, schedules, slo, submissions, templates
+from reporting.entrypoints.api.context import ApiRequest, Response, Route, json_response
 from reporting.logs import get_logger
 
 log = get_logger(__name__)
 UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
-# endpoint name → handler; the Map below is the one routing table (the OpenAPI test reads it).
-HANDLERS: dict[str, Callable[..., Response]] = {
-    "request_run": runs.request_run,
-    "list_runs": runs.list_runs,
-    "get_run": runs.get_run,
-    "cancel_run": runs.cancel_run,
-    "rerender_run": runs.rerender_run,
-    "download_artifact": runs.download_artifact,
-}
-ROUTES = Map([
-    Rule("/api/v1/reports/runs", methods=["POST"], endpoint="request_run"),
-    Rule("/api/v1/reports/runs", methods=["GET"], endpoint="list_runs"),
-    Rule("/api/v1/reports/runs/<uuid:run_id>", methods=["GET"], endpoint="get_run"),
-    Rule("/api/v1/reports/runs/<uuid:run_id>:cancel", methods=["POST"], endpoint="cancel_run"),
-    Rule("/api/v1/reports/runs/<uuid:run_id>:rerender", methods=["POST"], endpoint="rerender_run"),
-    Rule("/api/v1/reports/runs/<uuid:run_id>/artifacts/<any(pdf, csv, html):fmt>", methods=["GET"],
-         endpoint="download_artifact"),
-], strict_slashes=False, merge_slashes=False)
+# The one routing table (the OpenAPI test reads it): each API module declares its routes.
+ALL_ROUTES: list[Route] = [*runs.ROUTES, *templates.ROUTES, *schedules.ROUTES, *slo.ROUTES, *submissions.ROUTES]
+BY_ENDPOINT: dict[str, Route] = {r.endpoint: r for r in ALL_ROUTES}
+ROUTES = Map([Rule(r.path, methods=[r.method], endpoint=r.endpoint) for r in ALL_ROUTES],
+             strict_slashes=False, merge_slashes=False)
+NO_PRINCIPAL = Principal(subject="-", tenant_id="-", roles=frozenset(), property_ids=frozenset(), issuer="-")
 
 
 def error_body(code: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -82,12 +71,18 @@ def handle(request: Any, services: Any) -> Response:
             raise ValidationFailed("method not allowed on this route", status=405) from None
         except NoRoute:
             raise NotFound("no such route") from None
+        route = BY_ENDPOINT[endpoint]
         verified = services.verifier.verify(_bearer(request))
-        if verified.principal is None:  # a scheduler's token on a tenant route
-            raise AuthnRequired("this route needs a user token")
-        tenant_id = verified.principal.tenant_id
-        api = ApiRequest(request, verified.principal, services.deps, correlation_id)
-        body, status, headers = HANDLERS[endpoint](api, **{k: str(v) for k, v in args.items()})
+        if route.auth == "scheduler":
+            if verified.kind != "scheduler":  # a user's token on an internal route
+                raise AuthnRequired("this route needs the scheduler's service-account token")
+            api = ApiRequest(request, NO_PRINCIPAL, services.deps, correlation_id, services, verified.email)
+        else:
+            if verified.principal is None:  # a scheduler's token on a tenant route
+                raise AuthnRequired("this route needs a user token")
+            tenant_id = verified.principal.tenant_id
+            api = ApiRequest(request, verified.principal, services.deps, correlation_id, services)
+        body, status, headers = route.handler(api, **{k: str(v) for k, v in args.items()})
         headers = {**headers, "X-Correlation-Id": correlation_id}
     except DomainError as exc:
         body, status, headers = error_response(exc, correlation_id)

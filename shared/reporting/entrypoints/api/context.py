@@ -3,13 +3,25 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 from reporting.domain.errors import NotFound
 from reporting.domain.principal import Principal, Role
 from reporting.service_layer.dependencies import Dependencies
 
 Response = tuple[Any, int, dict[str, str]]
+
+
+@dataclass(frozen=True)
+class Route:
+    """One API route. `auth`: "user" (a tenant user's token: Principal) or "scheduler" (a Google-issued
+    service-account token from an allowed Cloud Scheduler identity; no tenant)."""
+
+    path: str  # werkzeug rule, e.g. "/api/v1/reports/runs/<uuid:run_id>:cancel"
+    method: str
+    endpoint: str
+    handler: Callable[..., Response]
+    auth: str = "user"
 
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -20,9 +32,11 @@ def json_response(body: Any, status: int = 200, headers: dict[str, str] | None =
 @dataclass
 class ApiRequest:
     request: Any  # flask.Request
-    principal: Principal
+    principal: Principal  # for scheduler routes: a placeholder with no roles (use `caller`)
     deps: Dependencies
     correlation_id: str
+    services: Any = None  # the Services (settings, relay …) for routes that need more than use cases
+    caller: str | None = None  # the verified service-account email on scheduler routes
 
     def require(self, role: Role) -> Principal:
         self.principal.require(role)

@@ -7,7 +7,7 @@ from reporting.domain.errors import ValidationFailed
 from reporting.domain.principal import Role
 from reporting.domain.report_run import RunState
 from reporting.entrypoints.api.bodies import CANCEL_RUN, REQUEST_RUN, read_json, read_optional_json
-from reporting.entrypoints.api.context import ApiRequest, Response, json_response
+from reporting.entrypoints.api.context import ApiRequest, Response, Route, json_response
 from reporting.entrypoints.api.query import Query, decode_cursor, encode_cursor
 from reporting.entrypoints.api.views import API, run_view
 from reporting.service_layer.commands import CancelReportRun, RequestReportRun, RerenderReportRun
@@ -100,3 +100,14 @@ def rerender_run(api: ApiRequest, run_id: str) -> Response:
                                                     requested_by=principal.subject, idempotency_key=key), api.deps)
     return json_response(run_view(outcome.run), 202 if outcome.created else 200,
                          {"Location": f"{API}/runs/{outcome.run.run_id}"})
+
+
+ROUTES = [
+    Route("/api/v1/reports/runs", "POST", "request_run", request_run),
+    Route("/api/v1/reports/runs", "GET", "list_runs", list_runs),
+    Route("/api/v1/reports/runs/<uuid:run_id>", "GET", "get_run", get_run),
+    Route("/api/v1/reports/runs/<uuid:run_id>:cancel", "POST", "cancel_run", cancel_run),
+    Route("/api/v1/reports/runs/<uuid:run_id>:rerender", "POST", "rerender_run", rerender_run),
+    Route("/api/v1/reports/runs/<uuid:run_id>/artifacts/<any(pdf, csv, html):fmt>", "GET", "download_artifact",
+          download_artifact),
+]
