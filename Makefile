@@ -30,6 +30,7 @@ demo: install
 lint: install
 	$(PY) -m reporting.cli db lint
 	$(PY) -m reporting.cli events check
+	$(PY) -m reporting.cli api openapi --check
 	$(PY) -m pyflakes shared functions jobs tests bench
 
 seed: install

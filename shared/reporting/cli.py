@@ -126,6 +126,22 @@ def _outbox_sweep(args: argparse.Namespace) -> int:
     return 1 if report.dead else 0
 
 
+def _api_openapi(args: argparse.Namespace) -> int:
+    from reporting.entrypoints.api.app import ALL_ROUTES
+    from reporting.entrypoints.api.openapi import DOCUMENT_PATH, rendered
+
+    content = rendered(ALL_ROUTES)
+    if args.check:
+        if not DOCUMENT_PATH.exists() or DOCUMENT_PATH.read_text(encoding="utf-8") != content:
+            print(f"{DOCUMENT_PATH} is out of date: run `reporting api openapi`", file=sys.stderr)
+            return 1
+        print(f"{DOCUMENT_PATH.name} matches the routes")
+        return 0
+    DOCUMENT_PATH.write_text(content, encoding="utf-8")
+    print(f"wrote {DOCUMENT_PATH}")
+    return 0
+
+
 def _demo(args: argparse.Namespace) -> int:
     from reporting.devenv.demo import run_demo
 
@@ -158,6 +174,11 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(func=_events_record)
     p = events.add_parser("wiring", help="topics, subscriptions and dead-letter topics as JSON (for Terraform)")
     p.set_defaults(func=_events_wiring)
+
+    api = sub.add_parser("api", help="the HTTP API").add_subparsers(dest="api_command", required=True)
+    p = api.add_parser("openapi", help="write the OpenAPI 3.1 document from the routes")
+    p.add_argument("--check", action="store_true", help="fail if the committed document is out of date")
+    p.set_defaults(func=_api_openapi)
 
     pubsub = sub.add_parser("pubsub", help="Pub/Sub (emulator) helpers").add_subparsers(dest="pubsub_command",
                                                                                          required=True)

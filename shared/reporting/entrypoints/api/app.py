@@ -18,7 +18,7 @@ from werkzeug.routing import Map, Rule
 
 from reporting.domain.errors import AuthnRequired, DomainError, NotFound, ValidationFailed
 from reporting.domain.principal import Principal
-from reporting.entrypoints.api import runs, schedules, slo, submissions, templates
+from reporting.entrypoints.api import openapi, runs, schedules, slo, submissions, templates
 from reporting.entrypoints.api.context import ApiRequest, Response, Route, json_response
 from reporting.logs import get_logger
 
@@ -26,7 +26,14 @@ log = get_logger(__name__)
 UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
 # The one routing table (the OpenAPI test reads it): each API module declares its routes.
-ALL_ROUTES: list[Route] = [*runs.ROUTES, *templates.ROUTES, *schedules.ROUTES, *slo.ROUTES, *submissions.ROUTES]
+def _openapi(api: ApiRequest) -> Response:
+    return (openapi.DOCUMENT_PATH.read_text(encoding="utf-8"), 200,
+            {"Content-Type": "application/json", "Cache-Control": "public, max-age=300"})
+
+
+ALL_ROUTES: list[Route] = [*runs.ROUTES, *templates.ROUTES, *schedules.ROUTES, *slo.ROUTES, *submissions.ROUTES,
+                           Route("/api/v1/reports/openapi.json", "GET", "openapi", _openapi, auth="none",
+                                 summary="This document")]
 BY_ENDPOINT: dict[str, Route] = {r.endpoint: r for r in ALL_ROUTES}
 ROUTES = Map([Rule(r.path, methods=[r.method], endpoint=r.endpoint) for r in ALL_ROUTES],
              strict_slashes=False, merge_slashes=False)
@@ -72,6 +79,9 @@ def handle(request: Any, services: Any) -> Response:
         except NoRoute:
             raise NotFound("no such route") from None
         route = BY_ENDPOINT[endpoint]
+        if route.auth == "none":  # the API's own description; nothing tenant-scoped
+            body, status, headers = route.handler(None)
+            return body, status, {**headers, "X-Correlation-Id": correlation_id}
         verified = services.verifier.verify(_bearer(request))
         if route.auth == "scheduler":
             if verified.kind != "scheduler":  # a user's token on an internal route

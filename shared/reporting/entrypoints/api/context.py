@@ -22,6 +22,15 @@ class Route:
     endpoint: str
     handler: Callable[..., Response]
     auth: str = "user"
+    # For the OpenAPI document (entrypoints/api/openapi.py): what the route takes and answers.
+    summary: str = ""
+    role: str | None = None  # the least role that may call it
+    body: dict | None = None  # JSON Schema of the request body
+    body_required: bool = True
+    query: tuple[tuple[str, dict], ...] = ()  # (name, schema) of query parameters
+    headers: tuple[tuple[str, dict, bool], ...] = ()  # (name, schema, required) of request headers
+    responses: tuple[tuple[int, str | None], ...] = ((200, None),)  # (status, component schema name or media)
+    errors: tuple[int, ...] = ()  # statuses besides the common 400/401/403/404/429/500
 
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:

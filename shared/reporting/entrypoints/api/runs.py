@@ -8,6 +8,7 @@ from reporting.domain.principal import Role
 from reporting.domain.report_run import RunState
 from reporting.entrypoints.api.bodies import CANCEL_RUN, REQUEST_RUN, read_json, read_optional_json
 from reporting.entrypoints.api.context import ApiRequest, Response, Route, json_response
+from reporting.entrypoints.api.openapi import register
 from reporting.entrypoints.api.query import Query, decode_cursor, encode_cursor
 from reporting.entrypoints.api.views import API, run_view
 from reporting.service_layer.commands import CancelReportRun, RequestReportRun, RerenderReportRun
@@ -102,12 +103,61 @@ def rerender_run(api: ApiRequest, run_id: str) -> Response:
                          {"Location": f"{API}/runs/{outcome.run.run_id}"})
 
 
+UUID_S = {"type": "string", "format": "uuid"}
+TS = {"type": ["string", "null"], "format": "date-time"}
+register("Artifact", {
+    "type": "object", "additionalProperties": False,
+    "required": ["format", "sha256", "size_bytes", "retention_class", "locked_until", "region", "encryption",
+                 "download_url"],
+    "properties": {"format": {"enum": ["pdf", "csv", "html"]}, "sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+                   "size_bytes": {"type": "integer", "minimum": 0}, "retention_class": {"type": "string"},
+                   "locked_until": TS, "region": {"type": "string"}, "encryption": {"enum": ["none", "envelope"]},
+                   "download_url": {"type": "string"}}})
+register("Run", {
+    "type": "object", "additionalProperties": False,
+    "required": ["run_id", "property_id", "template_version_id", "snapshot_hash", "run_date", "origin", "state",
+                 "locale", "formats", "params", "attempts", "requested_at", "due_by", "started_at", "finished_at",
+                 "error", "supersedes", "superseded_by", "artifacts"],
+    "properties": {
+        "run_id": UUID_S, "property_id": UUID_S, "template_version_id": UUID_S,
+        "snapshot_hash": {"type": "string"}, "run_date": {"type": "string", "format": "date"},
+        "origin": {"enum": ["user", "schedule", "backfill"]},
+        "state": {"enum": [str(s) for s in RunState]}, "locale": {"type": "string"},
+        "formats": {"type": "array", "items": {"enum": ["pdf", "csv", "html"]}}, "params": {"type": "object"},
+        "attempts": {"type": "integer", "minimum": 0}, "requested_at": {"type": "string", "format": "date-time"},
+        "due_by": {"type": "string", "format": "date-time"}, "started_at": TS, "finished_at": TS,
+        "error": {"oneOf": [{"type": "null"}, {"type": "object", "required": ["code", "message"],
+                                                "properties": {"code": {"type": "string"},
+                                                               "message": {"type": ["string", "null"]}}}]},
+        "supersedes": {"type": ["string", "null"]}, "superseded_by": {"type": ["string", "null"]},
+        "artifacts": {"type": "array", "items": {"$ref": "#/components/schemas/Artifact"}}}})
+register("RunList", {
+    "type": "object", "additionalProperties": False, "required": ["runs", "next_cursor"],
+    "properties": {"runs": {"type": "array", "items": {"$ref": "#/components/schemas/Run"}},
+                   "next_cursor": {"type": ["string", "null"]}}})
+IDEMPOTENCY_KEY = (("Idempotency-Key", {"type": "string", "minLength": 1, "maxLength": 200}, True),)
+LIST_QUERY = (("state", {"enum": [str(s) for s in RunState]}), ("template_id", UUID_S),
+              ("template_version_id", UUID_S), ("property_id", UUID_S),
+              ("run_date_from", {"type": "string", "format": "date"}),
+              ("run_date_to", {"type": "string", "format": "date"}),
+              ("limit", {"type": "integer", "minimum": 1, "maximum": 200}), ("cursor", {"type": "string"}))
+
 ROUTES = [
-    Route("/api/v1/reports/runs", "POST", "request_run", request_run),
-    Route("/api/v1/reports/runs", "GET", "list_runs", list_runs),
-    Route("/api/v1/reports/runs/<uuid:run_id>", "GET", "get_run", get_run),
-    Route("/api/v1/reports/runs/<uuid:run_id>:cancel", "POST", "cancel_run", cancel_run),
-    Route("/api/v1/reports/runs/<uuid:run_id>:rerender", "POST", "rerender_run", rerender_run),
+    Route("/api/v1/reports/runs", "POST", "request_run", request_run, summary="Request a report run",
+          role="operator", body=REQUEST_RUN, headers=IDEMPOTENCY_KEY,
+          responses=((202, "Run"), (200, "Run")), errors=(409, 413, 415, 422, 423)),
+    Route("/api/v1/reports/runs", "GET", "list_runs", list_runs, summary="List runs, newest first",
+          role="viewer", query=LIST_QUERY, responses=((200, "RunList"),)),
+    Route("/api/v1/reports/runs/<uuid:run_id>", "GET", "get_run", get_run,
+          summary="A run: state, timestamps, error, artifacts and download links", role="viewer",
+          responses=((200, "Run"),)),
+    Route("/api/v1/reports/runs/<uuid:run_id>:cancel", "POST", "cancel_run", cancel_run, summary="Cancel a run",
+          role="operator", body=CANCEL_RUN, body_required=False, responses=((200, "Run"),),
+          errors=(409, 413, 415, 422, 423)),
+    Route("/api/v1/reports/runs/<uuid:run_id>:rerender", "POST", "rerender_run", rerender_run,
+          summary="Re-render: supersede the run and request a new one (plan §5)", role="operator",
+          headers=IDEMPOTENCY_KEY, responses=((202, "Run"), (200, "Run")), errors=(409, 423)),
     Route("/api/v1/reports/runs/<uuid:run_id>/artifacts/<any(pdf, csv, html):fmt>", "GET", "download_artifact",
-          download_artifact),
+          download_artifact, summary="Download an artifact", role="viewer",
+          responses=((200, "application/pdf|text/csv|text/html"),)),
 ]
