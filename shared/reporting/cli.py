@@ -126,6 +126,12 @@ def _outbox_sweep(args: argparse.Namespace) -> int:
     return 1 if report.dead else 0
 
 
+def _serve(args: argparse.Namespace) -> int:
+    from reporting.devenv.serve import serve
+
+    return serve(residency=args.residency, host=args.host, port=args.port, home=Path(args.home), out=Path(args.out))
+
+
 def _api_openapi(args: argparse.Namespace) -> int:
     from reporting.entrypoints.api.app import ALL_ROUTES
     from reporting.entrypoints.api.openapi import DOCUMENT_PATH, rendered
@@ -179,6 +185,13 @@ def main(argv: list[str] | None = None) -> int:
     p = api.add_parser("openapi", help="write the OpenAPI 3.1 document from the routes")
     p.add_argument("--check", action="store_true", help="fail if the committed document is out of date")
     p.set_defaults(func=_api_openapi)
+    p = sub.add_parser("serve", help="the API on localhost over a residency's demo data, with dev tokens")
+    p.add_argument("--residency", choices=["AF", "IN", "KSA"], default="AF")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8080)
+    p.add_argument("--home", default=".local")
+    p.add_argument("--out", default="out")
+    p.set_defaults(func=_serve)
 
     pubsub = sub.add_parser("pubsub", help="Pub/Sub (emulator) helpers").add_subparsers(dest="pubsub_command",
                                                                                          required=True)

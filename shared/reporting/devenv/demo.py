@@ -45,9 +45,11 @@ class DemoRow:
     ms: int
 
 
-def _services_for(spec: HotelSpec, app: ConnInfo, home: Path, out: Path) -> Services:
+def _services_for(spec: HotelSpec, app: ConnInfo, home: Path, out: Path,
+                  extra_env: dict[str, str] | None = None) -> Services:
     residency = RESIDENCY_OF_COUNTRY[spec.country]
     settings = Settings.from_env({
+        **(extra_env or {}),
         "REPORTING_RESIDENCY": residency.value, "REPORTING_DATABASE_URL": app.url(),
         "REPORTING_REGION": f"local-{residency.value.lower()}",
         "REPORTING_ARTIFACT_DIR": str(out / residency.value.lower()),
