@@ -196,3 +196,237 @@ def test_moved_tenant_is_refused_with_residency_mismatch_naming_the_target() -> 
     with pytest.raises(ResidencyMismatch) as err:
         t.check_may_write(Residency.AF)
     assert err.value.details["moved_to"] == "KSA"
+
+
+# --- archive (plan §7) ------------------------------------------------------------
+
+from types import SimpleNamespace  # noqa: E402
+
+from reporting.domain.errors import PayloadTooLarge  # noqa: E402
+from reporting.domain.template import Template, TemplateCategory  # noqa: E402
+from reporting.domain.tenant import Property  # noqa: E402
+
+
+def template(tenant_id: str | None = "t", **kw: Any) -> Template:
+    return Template(template_id=str(uuid.uuid4()), tenant_id=str(uuid.uuid4()) if tenant_id == "t" else tenant_id,
+                    key="night_audit", category=TemplateCategory.OPERATIONAL, name="Night audit", **kw)
+
+
+def versions_of(t: Template, *statuses: VersionStatus) -> list[TemplateVersion]:
+    return [version(s, template_id=t.template_id, tenant_id=t.tenant_id, version=i + 1,
+                    published_at=None if s is VersionStatus.DRAFT else NOW,
+                    archived_at=NOW if s is VersionStatus.ARCHIVED else None)
+            for i, s in enumerate(statuses)]
+
+
+def archived_envelope(t: Template, data: dict[str, Any]) -> dict[str, Any]:
+    return {"event_id": str(uuid.uuid4()), "subject": "template.archived", "version": 1,
+            "occurred_at": NOW.isoformat(), "tenant_id": t.tenant_id, "residency": "AF",
+            "correlation_id": str(uuid.uuid4()), "causation_id": None, "aggregate_id": t.template_id, "data": data}
+
+
+def test_archiving_a_published_version_archives_it_and_keeps_it() -> None:
+    v = version(VersionStatus.PUBLISHED, published_at=NOW)
+    assert v.archive(NOW) is True
+    assert v.status is VersionStatus.ARCHIVED and v.archived_at == NOW and v.published_at == NOW
+    assert v.archive(NOW.replace(hour=9)) is False  # idempotent: the first archive time stays
+    assert v.archived_at == NOW
+
+
+def test_a_draft_cannot_be_archived() -> None:
+    with pytest.raises(IllegalStateTransition):
+        version(VersionStatus.DRAFT).archive(NOW)
+
+
+def test_archiving_versions_records_one_valid_event_naming_each_changed_version() -> None:
+    t = template()
+    vs = versions_of(t, VersionStatus.PUBLISHED, VersionStatus.ARCHIVED, VersionStatus.PUBLISHED)
+    changed = t.archive(vs, NOW, archived_by="user:dev-user")
+    assert changed == [vs[0], vs[2]]
+    assert all(v.status is VersionStatus.ARCHIVED for v in vs)
+    [event] = t.events
+    assert event.subject == "template.archived.v1" and event.aggregate_id == t.template_id
+    assert event.data == {"template_id": t.template_id, "archived_by": "user:dev-user",
+                          "template_version_ids": [vs[0].template_version_id, vs[2].template_version_id]}
+    validate_or_throw(archived_envelope(t, event.data))
+    assert all(v.events == [] for v in vs)  # the template carries the one event, not each version
+
+
+def test_archiving_again_records_nothing() -> None:
+    t = template()
+    vs = versions_of(t, VersionStatus.PUBLISHED)
+    t.archive(vs, NOW, archived_by="user:a")
+    t.events.clear()
+    assert t.archive(vs, NOW, archived_by="user:a") == []
+    assert t.events == []
+
+
+def test_a_tenant_cannot_archive_a_platform_template() -> None:
+    t = template(tenant_id=None)
+    vs = versions_of(t, VersionStatus.PUBLISHED)
+    with pytest.raises(AuthzDenied):
+        t.archive(vs, NOW, archived_by="user:a")
+    assert vs[0].status is VersionStatus.PUBLISHED and t.events == []
+
+
+def test_versions_of_another_template_are_refused() -> None:
+    t = template()
+    stranger = versions_of(template(), VersionStatus.PUBLISHED)
+    with pytest.raises(ValueError, match="do not belong"):
+        t.archive(stranger, NOW, archived_by="user:a")
+    assert stranger[0].status is VersionStatus.PUBLISHED
+
+
+def test_an_archived_version_is_refused_for_new_runs_once_archived() -> None:
+    t = template()
+    [v] = versions_of(t, VersionStatus.PUBLISHED)
+    v.check_usable_for_new_run()
+    t.archive([v], NOW, archived_by="user:a")
+    with pytest.raises(TemplateVersionArchived):
+        v.check_usable_for_new_run()
+
+
+# --- the template service's checks ------------------------------------------------
+
+from reporting.adapters.renderers.document import DocumentRenderer  # noqa: E402
+from reporting.service_layer import templates as uc  # noqa: E402
+from reporting.service_layer.dependencies import Dependencies  # noqa: E402
+from reporting.service_layer.render_report_run import _dataset_params  # noqa: E402
+from tests.fakes import MutableClock  # noqa: E402
+import functools  # noqa: E402
+
+from reporting.adapters.warehouse.duckdb_local import DuckDBWarehouse  # noqa: E402
+
+SCOPED = "SELECT @run_date AS d FROM dw.rooms WHERE tenant_id = @tenant_id AND property_id = @property_id"
+
+
+@functools.cache
+def local_warehouse() -> DuckDBWarehouse:
+    """The local warehouse checks datasets at publish time (in memory; nothing is queried here)."""
+    return DuckDBWarehouse(None)
+
+
+def deps() -> Dependencies:
+    return Dependencies(uow=lambda *a, **k: None, clock=MutableClock(), residency=Residency.AF,  # type: ignore[arg-type]
+                        warehouse=local_warehouse, renderer=lambda: DocumentRenderer(),  # type: ignore[arg-type,return-value]
+                        artifact_store=lambda: None)  # type: ignore[arg-type,return-value]
+
+
+def content(**kw: Any) -> uc.TemplateContent:
+    fields: dict[str, Any] = dict(layout=LAYOUT, dataset_sql=SCOPED, params_schema={"type": "object"},
+                                  formats=("pdf",), locales=("en",), retention_class="operational")
+    fields.update(kw)
+    return uc.TemplateContent(**fields)
+
+
+def test_the_system_parameters_are_what_the_render_use_case_binds() -> None:
+    run = SimpleNamespace(params={}, tenant_id="t", property_id="p", run_date=NOW.date())
+    prop = Property(property_id="p", tenant_id="t", name="H", timezone="Asia/Kabul", currency="AFN", country="AF",
+                    locale="en", room_count=10)
+    assert set(_dataset_params(run, prop)) == uc.SYSTEM_DATASET_PARAMETERS  # type: ignore[arg-type]
+
+
+def test_good_content_passes() -> None:
+    uc.check_template_content(content(), deps())
+    uc.check_template_content(content(
+        dataset_sql=SCOPED + " AND floor = @floor",
+        params_schema={"type": "object", "required": ["floor"], "properties": {"floor": {"type": "integer"}},
+                       "$defs": {"n": {"type": "integer"}}, "additionalProperties": {"$ref": "#/$defs/n"}},
+        locales=("en", "ps", "fa-AF", "ar", "hi"), formats=("pdf", "csv", "html")), deps())
+
+
+@pytest.mark.parametrize("field, text, limit", [
+    ("layout", "x" * (256 * 1024 + 1), uc.MAX_LAYOUT_BYTES),
+    ("layout", "ب" * (128 * 1024 + 1), uc.MAX_LAYOUT_BYTES),  # bytes, not characters
+    ("dataset_sql", SCOPED + " " * (64 * 1024), uc.MAX_DATASET_SQL_BYTES),
+])
+def test_oversized_content_is_refused_before_it_is_parsed(field: str, text: str, limit: int) -> None:
+    with pytest.raises(PayloadTooLarge) as err:
+        uc.check_template_content(content(**{field: text}), deps())
+    assert err.value.details["field"] == field and err.value.details["limit_bytes"] == limit
+
+
+def test_an_oversized_params_schema_is_refused() -> None:
+    schema = {"type": "object", "description": "x" * (32 * 1024)}
+    with pytest.raises(PayloadTooLarge):
+        uc.check_template_content(content(params_schema=schema), deps())
+
+
+@pytest.mark.parametrize("layout", ["{% if %}", "{{ rows | no_such_filter }}", "{% for r in rows %}", "   "])
+def test_a_layout_that_does_not_compile_is_refused(layout: str) -> None:
+    with pytest.raises(ValidationFailed) as err:
+        uc.check_template_content(content(layout=layout), deps())
+    assert err.value.details["field"] == "layout"
+
+
+@pytest.mark.parametrize("sql, why", [
+    ("SELEC 1 FROM", "parse"),
+    ("DELETE FROM dw.rooms WHERE tenant_id = @tenant_id AND property_id = @property_id", "query"),
+    ("SELECT 1 AS x; SELECT 2 AS y", "one statement"),
+    ("SELECT 1 AS x FROM dw.rooms WHERE tenant_id = @tenant_id", "property_id"),
+    ("SELECT 1 AS x FROM dw.rooms WHERE tenant_id = ? AND property_id = @property_id", "positional"),
+    (SCOPED + " AND floor = @floor", "neither bound"),
+])
+def test_dataset_sql_must_be_one_scoped_bigquery_query_with_allowed_parameters(sql: str, why: str) -> None:
+    with pytest.raises(ValidationFailed) as err:
+        uc.check_template_content(content(dataset_sql=sql), deps())
+    assert err.value.details["field"] == "dataset_sql"
+    assert why in err.value.message or why in str(err.value.details), err.value.message
+
+
+def test_a_dataset_parameter_the_schema_does_not_require_is_refused() -> None:
+    """A run that omitted an optional parameter would fail at render time: refuse it at publish time."""
+    optional = {"type": "object", "properties": {"floor": {"type": "integer"}}}
+    with pytest.raises(ValidationFailed, match="neither bound"):
+        uc.check_template_content(content(dataset_sql=SCOPED + " AND floor = @floor", params_schema=optional),
+                                  deps())
+
+
+@pytest.mark.parametrize("schema, why", [
+    ({"type": "object", "properties": {"floor": {"type": 5}}}, "valid JSON Schema"),
+    ({"type": "string"}, "object"),
+    ({}, "object"),
+    ({"type": "object", "properties": {"x": {"$ref": "https://example.com/s.json"}}}, "local \\$ref"),
+    ({"type": "object", "properties": {"tenant_id": {"type": "string"}}}, "bound by the service"),
+    ({"type": "object", "required": "floor"}, "valid JSON Schema"),
+    ({"type": "object", "properties": {"x": {"$ref": "#/$defs/missing"}}}, "points at nothing"),
+    ({"type": "object", "properties": {"x": {"$ref": "#node"}}, "$defs": {"n": {"$anchor": "node"}}}, "local \\$ref"),
+    ({"type": "object", "$id": "https://example.com/base.json"}, "no \\$id"),
+])
+def test_params_schema_must_itself_be_a_valid_json_schema_for_run_parameters(schema: dict[str, Any],
+                                                                              why: str) -> None:
+    with pytest.raises(ValidationFailed, match=why) as err:
+        uc.check_template_content(content(params_schema=schema), deps())
+    assert err.value.details["field"] == "params_schema"
+
+
+@pytest.mark.parametrize("changed, field", [
+    ({"retention_class": "regulatory-ksa-vat"}, "retention_class"),
+    ({"locales": ("en", "de")}, "locales"),
+    ({"locales": ()}, "locales"),
+    ({"formats": ("pdf", "pdf")}, "formats"),
+    ({"formats": ("docx",)}, "formats"),
+])
+def test_tenant_versions_use_known_formats_locales_and_the_operational_retention(changed: dict[str, Any],
+                                                                                field: str) -> None:
+    with pytest.raises(ValidationFailed) as err:
+        uc.check_template_content(content(**changed), deps())
+    assert err.value.details["field"] == field
+
+
+@pytest.mark.parametrize("subject, expected", [
+    ("dev-user", "user:dev-user"),
+    ("7c1e0d2a-5b3f-4e69-a8d4-0f2b6c9e3a15", "user:7c1e0d2a-5b3f-4e69-a8d4-0f2b6c9e3a15"),
+])
+def test_event_actor_keeps_opaque_subjects(subject: str, expected: str) -> None:
+    assert uc.event_actor(subject) == expected
+
+
+@pytest.mark.parametrize("subject", ["ana.karimi@hotel.af", "Ana Karimi", "x" * 300])
+def test_event_actor_pseudonymises_subjects_that_could_be_personal_or_do_not_fit(subject: str) -> None:
+    actor = uc.event_actor(subject)
+    assert actor.startswith("user-sha256:") and subject not in actor
+    assert actor == uc.event_actor(subject)  # stable
+    t = template()
+    validate_or_throw(archived_envelope(t, {"template_id": t.template_id, "archived_by": actor,
+                                            "template_version_ids": [str(uuid.uuid4())]}))

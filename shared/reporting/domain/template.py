@@ -6,9 +6,9 @@ import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Iterable
 
-from reporting.domain.errors import IllegalStateTransition, TemplateVersionArchived, ValidationFailed
+from reporting.domain.errors import AuthzDenied, IllegalStateTransition, TemplateVersionArchived, ValidationFailed
 from reporting.domain.events import DomainEvent
 
 FORMATS = ("pdf", "csv", "html")
@@ -46,10 +46,38 @@ class Template:
     category: TemplateCategory
     name: str
     description: str = ""
+    events: list[DomainEvent] = field(default_factory=list, repr=False, compare=False)
 
     @property
     def platform_shared(self) -> bool:
         return self.tenant_id is None
+
+    def check_tenant_may_change(self) -> None:
+        """Platform templates are read by every tenant and written by none (they come from migrations)."""
+        if self.platform_shared:
+            raise AuthzDenied("platform templates cannot be changed by a tenant", template_id=self.template_id)
+
+    def archive(self, versions: Iterable[TemplateVersion], now: datetime, archived_by: str) -> list[TemplateVersion]:
+        """Plan §7: archive these versions of this template; return those that changed.
+
+        Idempotent: versions already archived are left alone, and when none changed
+        no event is recorded. Otherwise ONE template.archived.v1 names every version
+        archived by this call. `archived_by` is an actor id, never a person's name;
+        the event carries no free text (the operator's reason stays in the audit log).
+        """
+        self.check_tenant_may_change()
+        versions = list(versions)
+        strangers = [v.template_version_id for v in versions if v.template_id != self.template_id]
+        if strangers:
+            raise ValueError(f"versions {strangers} do not belong to template {self.template_id}")
+        changed = [v for v in versions if v.archive(now)]
+        if changed:
+            self.events.append(DomainEvent("template.archived.v1", self.template_id, {
+                "template_id": self.template_id,
+                "template_version_ids": [v.template_version_id for v in changed],
+                "archived_by": archived_by,
+            }))
+        return changed
 
 
 @dataclass
@@ -91,6 +119,24 @@ class TemplateVersion:
         if self.status is not VersionStatus.PUBLISHED:
             raise ValidationFailed("template version is not published", template_version_id=self.template_version_id)
 
+    def archive(self, now: datetime) -> bool:
+        """published -> archived (kept as history); True if it changed, False if it already was archived."""
+        if self.status is VersionStatus.ARCHIVED:
+            return False
+        if self.status is not VersionStatus.PUBLISHED:
+            raise IllegalStateTransition("template version", self.status, VersionStatus.ARCHIVED)
+        self.status = VersionStatus.ARCHIVED
+        self.archived_at = now
+        return True
+
+    def summary(self) -> TemplateVersionSummary:
+        return TemplateVersionSummary(
+            template_version_id=self.template_version_id, template_id=self.template_id, version=self.version,
+            status=self.status, formats=list(self.formats), locales=list(self.locales),
+            retention_class=self.retention_class, snapshot_hash=self.snapshot_hash,
+            params_schema=self.params_schema, regulatory_adapter=self.regulatory_adapter,
+            published_at=self.published_at, archived_at=self.archived_at)
+
     def publish(self, now: datetime) -> None:
         if self.status is not VersionStatus.DRAFT:
             raise IllegalStateTransition("template version", self.status, VersionStatus.PUBLISHED)
@@ -100,3 +146,21 @@ class TemplateVersion:
             "template_id": self.template_id, "template_version_id": self.template_version_id,
             "template_key": self.template_key, "version": self.version, "snapshot_hash": self.snapshot_hash,
         }))
+
+
+@dataclass(frozen=True)
+class TemplateVersionSummary:
+    """What listings show of a version: its facts and status, not its layout or dataset SQL."""
+
+    template_version_id: str
+    template_id: str
+    version: int
+    status: VersionStatus
+    formats: list[str]
+    locales: list[str]
+    retention_class: str
+    snapshot_hash: str
+    params_schema: dict[str, Any]
+    regulatory_adapter: str | None = None
+    published_at: datetime | None = None
+    archived_at: datetime | None = None

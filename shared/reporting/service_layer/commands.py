@@ -64,3 +64,47 @@ class RerenderReportRun:
     run_id: str
     requested_by: str
     idempotency_key: str
+
+
+@dataclass(frozen=True)
+class CreateTemplate:
+    """Create a tenant-owned template together with its first published version (the API's create)."""
+
+    tenant_id: str
+    template_key: str
+    name: str
+    layout: str
+    dataset_sql: str
+    params_schema: dict[str, Any]
+    created_by: str
+    description: str = ""
+    category: str = "operational"
+    formats: tuple[str, ...] = ("pdf",)
+    locales: tuple[str, ...] = ("en",)
+    retention_class: str = "operational"
+
+
+@dataclass(frozen=True)
+class AddTemplateVersion:
+    """Publish the next immutable version of an existing tenant-owned template, named by its id."""
+
+    tenant_id: str
+    template_id: str
+    layout: str
+    dataset_sql: str
+    params_schema: dict[str, Any]
+    published_by: str
+    formats: tuple[str, ...] = ("pdf",)
+    locales: tuple[str, ...] = ("en",)
+    retention_class: str = "operational"
+
+
+@dataclass(frozen=True)
+class ArchiveTemplate:
+    """Plan §7: archive one version (`target_id` is a version id) or every published version of a
+    template (`target_id` is a template id). `reason` is the operator's free text: audit log only."""
+
+    tenant_id: str
+    target_id: str
+    archived_by: str
+    reason: str | None = None

@@ -28,6 +28,11 @@ class Warehouse(ABC):
               max_bytes_billed: int | None = None) -> list[dict[str, Any]]:
         """Rows as dicts; tenant_id and property_id are always among the bound parameters."""
 
+    @abstractmethod
+    def dataset_parameters(self, dataset_sql: str) -> frozenset[str]:
+        """Check a dataset at publish time (one read-only BigQuery-dialect query, named @params only);
+        return the names of its parameters. Raises RenderFailed (the adapters' DatasetError) when it is not."""
+
 
 @dataclass(frozen=True)
 class RenderRequest:
@@ -44,6 +49,10 @@ class Renderer(ABC):
     @abstractmethod
     def render(self, request: RenderRequest) -> bytes:
         """The document's bytes; raises RenderFailed for a template that cannot render."""
+
+    @abstractmethod
+    def compile(self, layout: str, locale: str = "en") -> None:
+        """Check a layout at publish time: it must parse in the sandbox (RenderFailed if not)."""
 
 
 class ArtifactStore(ABC):

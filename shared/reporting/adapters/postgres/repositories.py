@@ -9,7 +9,8 @@ from reporting.adapters.postgres.connection import Connection, execute, fetch_al
 from reporting.domain.artifact import Artifact
 from reporting.domain.errors import ConcurrentUpdate
 from reporting.domain.report_run import ReportRun, RunOrigin, RunState
-from reporting.domain.template import Template, TemplateCategory, TemplateVersion, VersionStatus
+from reporting.domain.template import (Template, TemplateCategory, TemplateVersion, TemplateVersionSummary,
+                                       VersionStatus)
 from reporting.domain.tenant import Property, Residency, Tenant, TenantStatus
 
 
@@ -163,6 +164,70 @@ class TemplateRepository(_Repo):
                    archived_at = :archived_at WHERE template_version_id = :id::uuid""",
             {"id": v.template_version_id, "status": str(v.status), "published_at": v.published_at,
              "archived_at": v.archived_at})
+
+    def get_for_update(self, template_id: str) -> Template | None:
+        """The tenant's own template, row-locked until commit, and tracked so its events reach the outbox.
+
+        The lock serialises publishing (version numbers) and archiving (one event per
+        change) on one template. Platform rows never come back: no tenant writes them.
+        """
+        row = fetch_one(self._conn, """
+            SELECT * FROM reporting.templates
+             WHERE template_id = :t::uuid AND tenant_id = reporting.current_tenant_id() FOR UPDATE""",
+            {"t": template_id})
+        if row is None:
+            return None
+        template = self._template(row)
+        self._track(template)
+        return template
+
+    def add_if_key_free(self, template: Template) -> bool:
+        """Insert unless the tenant already has a template with this key (or this id); True if inserted."""
+        row = fetch_one(self._conn, """
+            INSERT INTO reporting.templates (template_id, tenant_id, key, category, name, description)
+            VALUES (:id::uuid, :tenant::uuid, :key, :category, :name, :description)
+            ON CONFLICT DO NOTHING RETURNING template_id""",
+            {"id": template.template_id, "tenant": template.tenant_id, "key": template.key,
+             "category": str(template.category), "name": template.name, "description": template.description})
+        return row is not None
+
+    def versions_of(self, template_id: str, *, for_update: bool = False) -> list[TemplateVersion]:
+        """Every version of one template, oldest first (optionally row-locked until commit)."""
+        rows = fetch_all(self._conn, _VERSION_SELECT + " WHERE v.template_id = :t::uuid ORDER BY v.version"
+                         + (" FOR UPDATE OF v" if for_update else ""), {"t": template_id})
+        return [self._version(row) for row in rows]
+
+    def list_visible(self, *, category: str | None = None) -> list[Template]:
+        """Platform-shared templates and the current tenant's own, platform first, then by key.
+
+        RLS already hides other tenants' rows; the explicit filter keeps it so even
+        for a connection that bypasses RLS (the owner, in maintenance).
+        """
+        rows = fetch_all(self._conn, """
+            SELECT * FROM reporting.templates
+             WHERE (tenant_id IS NULL OR tenant_id = reporting.current_tenant_id())
+               AND (CAST(:cat AS text) IS NULL OR category = :cat)
+             ORDER BY (tenant_id IS NULL) DESC, key, template_id""", {"cat": category})
+        return [self._template(row) for row in rows]
+
+    def version_summaries(self, template_ids: list[str], *,
+                          statuses: tuple[str, ...] = ("published", "archived")) -> list[TemplateVersionSummary]:
+        """Summaries (no layout, no SQL) of these templates' versions in these states, by template then version."""
+        if not template_ids:
+            return []
+        rows = fetch_all(self._conn, """
+            SELECT template_version_id, template_id, version, status, formats, locales, retention_class,
+                   snapshot_hash, params_schema, regulatory_adapter, published_at, archived_at
+              FROM reporting.template_versions
+             WHERE template_id = ANY (CAST(:ids AS uuid[])) AND status = ANY (CAST(:statuses AS text[]))
+               AND (tenant_id IS NULL OR tenant_id = reporting.current_tenant_id())
+             ORDER BY template_id, version""", {"ids": list(template_ids), "statuses": list(statuses)})
+        return [TemplateVersionSummary(
+            template_version_id=str(r["template_version_id"]), template_id=str(r["template_id"]),
+            version=r["version"], status=VersionStatus(r["status"]), formats=list(r["formats"]),
+            locales=list(r["locales"]), retention_class=r["retention_class"], snapshot_hash=r["snapshot_hash"],
+            params_schema=r["params_schema"], regulatory_adapter=r["regulatory_adapter"],
+            published_at=r["published_at"], archived_at=r["archived_at"]) for r in rows]
 
 
 _RUN_COLUMNS = ("run_id", "tenant_id", "property_id", "template_version_id", "snapshot_hash", "params", "locale",

@@ -102,6 +102,9 @@ def _bind_value(value: Any) -> Any:
 class DuckDBWarehouse(Warehouse):
     """Warehouse port on a local DuckDB file (or in-memory) with the `dw` schema."""
 
+    def dataset_parameters(self, dataset_sql: str) -> frozenset[str]:
+        return compile_dataset(dataset_sql).parameters
+
     def __init__(self, path: str | Path | None = None) -> None:
         """Remember where the database lives; the connection is opened on first use."""
         self._path = ":memory:" if path is None else str(path)

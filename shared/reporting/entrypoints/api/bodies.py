@@ -46,21 +46,32 @@ def read_optional_json(request: Any, schema: dict[str, Any]) -> dict[str, Any]:
     return read_json(request, schema)
 
 
-def read_json(request: Any, schema: dict[str, Any]) -> dict[str, Any]:
+_VALIDATORS: dict[int, Draft202012Validator] = {}
+
+
+def _validator(schema: dict[str, Any]) -> Draft202012Validator:
+    """Body schemas are module constants: build each validator once, not per request."""
+    found = _VALIDATORS.get(id(schema))
+    if found is None or found.schema is not schema:
+        found = _VALIDATORS[id(schema)] = Draft202012Validator(schema,
+                                                               format_checker=Draft202012Validator.FORMAT_CHECKER)
+    return found
+
+
+def read_json(request: Any, schema: dict[str, Any], *, limit: int = MAX_BODY_BYTES) -> dict[str, Any]:
     length = request.content_length
-    if length is not None and length > MAX_BODY_BYTES:
-        raise PayloadTooLarge("request body too large", limit_bytes=MAX_BODY_BYTES)
+    if length is not None and length > limit:
+        raise PayloadTooLarge("request body too large", limit_bytes=limit)
     raw = request.get_data(cache=True)
-    if len(raw) > MAX_BODY_BYTES:
-        raise PayloadTooLarge("request body too large", limit_bytes=MAX_BODY_BYTES)
+    if len(raw) > limit:
+        raise PayloadTooLarge("request body too large", limit_bytes=limit)
     if not (request.mimetype or "").endswith("json"):
         raise ValidationFailed("request body must be application/json", status=415)
     try:
         body = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError):
         raise ValidationFailed("request body is not valid JSON", status=400) from None
-    errors = sorted(Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
-                    .iter_errors(body), key=lambda e: list(e.absolute_path))
+    errors = sorted(_validator(schema).iter_errors(body), key=lambda e: list(e.absolute_path))
     if errors:
         # Paths and rule names only: values may be personal data and are never echoed back.
         raise ValidationFailed("request body does not match the schema", errors=[_describe(e) for e in errors[:20]])
