@@ -131,7 +131,25 @@ class Services:
                             artifact_store=self._artifact_store,  # type: ignore[arg-type]
                             backfill_days=self.settings.backfill_days,
                             max_bytes_billed=self.settings.max_bytes_billed,
-                            run_lock=lambda run_id: run_lock(self.pool, run_id))
+                            run_lock=lambda run_id: run_lock(self.pool, run_id), fairness=self.fairness)
+
+    @cached_property
+    def fairness(self) -> Any:
+        """Per-tenant request-rate and runs-in-flight limits (service_layer/fairness.py), counted in Postgres."""
+        from reporting.adapters.postgres.fairness import PostgresFairnessStore
+        from reporting.service_layer.fairness import Fairness, FairnessLimits
+
+        return Fairness(FairnessLimits(requests_per_minute=self.settings.rate_limit_per_minute,
+                                       max_runs_in_flight=self.settings.max_runs_in_flight),
+                        store=lambda uow: PostgresFairnessStore(uow.connection))
+
+    @cached_property
+    def service_level(self) -> Any:
+        """The per-tenant SLO target and its aggregate (service_layer/slo.py)."""
+        from reporting.adapters.postgres.fairness import PostgresSloStore
+        from reporting.service_layer.slo import ServiceLevel
+
+        return ServiceLevel(target=self.settings.slo_target, store=lambda uow: PostgresSloStore(uow.connection))
 
     @property
     def dead_letters(self) -> DeadLetterSink:
@@ -144,7 +162,9 @@ class Services:
     def _build_warehouse(self) -> Warehouse:
         from reporting.adapters.warehouse.duckdb_local import DuckDBWarehouse
 
-        return DuckDBWarehouse(self.settings.warehouse_path)
+        # Ours to close: DuckDB holds a file lock until the connection closes.
+        self._owned_warehouse = DuckDBWarehouse(self.settings.warehouse_path)
+        return self._owned_warehouse
 
     @staticmethod
     def _build_renderer() -> Renderer:
@@ -170,6 +190,10 @@ class Services:
     def close(self) -> None:
         if "pool" in self.__dict__:
             self.pool.close()
+        owned = getattr(self, "_owned_warehouse", None)
+        if owned is not None:
+            owned.close()
+            self._owned_warehouse = None
 
 
 _services: Services | None = None

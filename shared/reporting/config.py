@@ -34,6 +34,12 @@ class Settings:
     outbox_lease_seconds: int = 30
     # Trusted OIDC issuers (JSON list, see adapters/auth/oidc.py); none = every API call is refused
     oidc_issuers: tuple = ()
+    # Fairness (issue 3 item 6): writes per tenant per minute (reads get READS_PER_WRITE times as
+    # many, see service_layer/fairness.py) and ad-hoc runs in flight per tenant
+    rate_limit_per_minute: int = 120
+    max_runs_in_flight: int = 50
+    # Per-tenant SLO target (SPEC §3): share of runs succeeded by their due time
+    slo_target: float = 0.99
 
     @property
     def uses_cloud_sql(self) -> bool:
@@ -90,6 +96,27 @@ class Settings:
         except ValueError:
             problems.append("REPORTING_OUTBOX_LEASE_SECONDS must be 1..3600")
             lease = 30
+        try:
+            rate_limit = int(env.get("REPORTING_RATE_LIMIT_PER_MINUTE", "120"))
+            if not 1 <= rate_limit <= 100_000:
+                raise ValueError
+        except ValueError:
+            problems.append("REPORTING_RATE_LIMIT_PER_MINUTE must be 1..100000 (write requests per tenant per minute)")
+            rate_limit = 120
+        try:
+            max_in_flight = int(env.get("REPORTING_MAX_RUNS_IN_FLIGHT", "50"))
+            if not 1 <= max_in_flight <= 100_000:
+                raise ValueError
+        except ValueError:
+            problems.append("REPORTING_MAX_RUNS_IN_FLIGHT must be 1..100000 (ad-hoc runs in flight per tenant)")
+            max_in_flight = 50
+        try:
+            slo_target = float(env.get("REPORTING_SLO_TARGET", "0.99"))
+            if not 0.0 < slo_target <= 1.0:  # also refuses nan
+                raise ValueError
+        except ValueError:
+            problems.append("REPORTING_SLO_TARGET must be a share in (0, 1], e.g. 0.99")
+            slo_target = 0.99
         oidc_issuers: tuple = ()
         if env.get("REPORTING_OIDC_ISSUERS"):
             from reporting.adapters.auth.oidc import issuers_from_json
@@ -117,4 +144,7 @@ class Settings:
             pubsub_project=pubsub_project,
             outbox_lease_seconds=lease,
             oidc_issuers=oidc_issuers,
+            rate_limit_per_minute=rate_limit,
+            max_runs_in_flight=max_in_flight,
+            slo_target=slo_target,
         )

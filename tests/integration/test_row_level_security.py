@@ -8,6 +8,7 @@ import pytest
 from reporting.adapters.postgres.connection import connect, execute, fetch_all, fetch_one
 from reporting.devenv import demo
 from reporting.devenv.synthetic_hotels import DEMO_HOTELS
+from reporting.service_layer.fairness import admit_request
 from reporting.service_layer.commands import PublishTemplateVersion, RequestReportRun
 from reporting.service_layer.report_runs import request_report_run
 from reporting.service_layer.templates import publish_template_version
@@ -36,6 +37,7 @@ def populate(services, make_hotel, bus_for):
     request_report_run(RequestReportRun(tenant_id=hotel.tenant_id, property_id=hotel.property_id,
                                         requested_by="op@test", template_key="own_occupancy",
                                         idempotency_key="k1"), services.deps)
+    admit_request(hotel.tenant_id, "POST", services.deps)  # a rate-limit window row
     bus_for(services).sweep()
     return hotel
 

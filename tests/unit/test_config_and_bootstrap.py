@@ -288,3 +288,66 @@ def test_cloud_sql_instance_needs_three_non_empty_parts():
 
     with pytest.raises(ConfigError, match="CLOUD_SQL_INSTANCE"):
         Settings.from_env({"REPORTING_RESIDENCY": "AF", "CLOUD_SQL_INSTANCE": "::", "CLOUD_SQL_IAM_USER": "sa"})
+
+
+# --- fairness limits and the SLO target -------------------------------------------------------------------------
+
+
+def test_fairness_and_slo_settings_have_defaults() -> None:
+    settings = Settings.from_env(LOCAL)
+    assert (settings.rate_limit_per_minute, settings.max_runs_in_flight, settings.slo_target) == (120, 50, 0.99)
+
+
+def test_fairness_and_slo_settings_are_read_from_the_environment() -> None:
+    settings = Settings.from_env({**LOCAL, "REPORTING_RATE_LIMIT_PER_MINUTE": "600",
+                                  "REPORTING_MAX_RUNS_IN_FLIGHT": "5", "REPORTING_SLO_TARGET": "0.995"})
+    assert (settings.rate_limit_per_minute, settings.max_runs_in_flight, settings.slo_target) == (600, 5, 0.995)
+    assert Settings.from_env({**LOCAL, "REPORTING_SLO_TARGET": "1"}).slo_target == 1.0
+
+
+@pytest.mark.parametrize("variable, value", [
+    ("REPORTING_RATE_LIMIT_PER_MINUTE", "0"), ("REPORTING_RATE_LIMIT_PER_MINUTE", "-5"),
+    ("REPORTING_RATE_LIMIT_PER_MINUTE", "100001"), ("REPORTING_RATE_LIMIT_PER_MINUTE", "lots"),
+    ("REPORTING_RATE_LIMIT_PER_MINUTE", "1.5"),
+    ("REPORTING_MAX_RUNS_IN_FLIGHT", "0"), ("REPORTING_MAX_RUNS_IN_FLIGHT", "fifty"),
+    ("REPORTING_SLO_TARGET", "0"), ("REPORTING_SLO_TARGET", "-0.1"), ("REPORTING_SLO_TARGET", "1.01"),
+    ("REPORTING_SLO_TARGET", "99"), ("REPORTING_SLO_TARGET", "nan"), ("REPORTING_SLO_TARGET", "high"),
+])
+def test_bad_fairness_or_slo_setting_is_an_error_naming_the_variable(variable: str, value: str) -> None:
+    assert variable in config_error({**LOCAL, variable: value})
+
+
+def test_bad_fairness_and_slo_settings_are_reported_together() -> None:
+    message = config_error({**LOCAL, "REPORTING_RATE_LIMIT_PER_MINUTE": "0", "REPORTING_MAX_RUNS_IN_FLIGHT": "x",
+                            "REPORTING_SLO_TARGET": "2", "REPORTING_BACKFILL_DAYS": "500"})
+    for variable in ("REPORTING_RATE_LIMIT_PER_MINUTE", "REPORTING_MAX_RUNS_IN_FLIGHT", "REPORTING_SLO_TARGET",
+                     "REPORTING_BACKFILL_DAYS"):
+        assert variable in message
+
+
+def test_services_expose_the_limits_to_the_use_cases_without_connecting() -> None:
+    from reporting.bootstrap import Services
+    from reporting.service_layer.fairness import fairness_of
+
+    def no_database() -> Any:
+        raise AssertionError("exposing the limits must not open a connection")
+
+    services = Services(Settings.from_env({**LOCAL, "REPORTING_RATE_LIMIT_PER_MINUTE": "30",
+                                           "REPORTING_MAX_RUNS_IN_FLIGHT": "7", "REPORTING_SLO_TARGET": "0.95"}),
+                        conn_factory=no_database)
+    limits = services.fairness.limits
+    assert (limits.requests_per_minute, limits.max_runs_in_flight) == (30, 7)
+    assert (limits.per_minute("write"), limits.per_minute("read")) == (30, 300)  # reads: 10x the writes
+    assert fairness_of(services.deps) is services.fairness
+    assert services.service_level.target == 0.95
+
+
+@pytest.mark.parametrize("now, seconds", [("06:00:00", 60), ("06:00:15", 45), ("06:00:59.2", 1), ("06:00:59.9", 1)])
+def test_retry_after_is_the_time_left_in_the_window(now: str, seconds: int) -> None:
+    from datetime import datetime, timezone
+
+    from reporting.service_layer.fairness import seconds_until_next_window, window_start
+
+    at = datetime.fromisoformat(f"2026-11-24T{now}").replace(tzinfo=timezone.utc)
+    assert window_start(at) == datetime(2026, 11, 24, 6, 0, tzinfo=timezone.utc)
+    assert seconds_until_next_window(at) == seconds

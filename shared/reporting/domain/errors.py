@@ -103,3 +103,15 @@ class PayloadTooLarge(DomainError):
 
 class RenderInProgress(ConcurrentUpdate):
     """Another delivery of the same run is rendering right now: retry later (it will find the result)."""
+
+
+class RateLimited(DomainError):
+    """A per-tenant fairness limit is reached (request rate or runs in flight); retry after the given seconds."""
+
+    code = "MELMASTOON.REPORTING.RATE_LIMITED"
+    http_status = 429
+    permanent = False
+
+    def __init__(self, message: str, *, retry_after_seconds: int, **details: Any) -> None:
+        self.retry_after_seconds = max(1, int(retry_after_seconds))
+        super().__init__(message, retry_after_seconds=self.retry_after_seconds, **details)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from contextlib import nullcontext
-from typing import Callable, ContextManager
+from typing import Any, Callable, ContextManager
 
 from reporting.domain.tenant import Residency
 from reporting.service_layer.ports import ArtifactStore, Clock, Renderer, Warehouse
@@ -22,3 +22,5 @@ class Dependencies:
     max_bytes_billed: int | None = None
     # run_lock(run_id): held while one delivery renders a run; raises RenderInProgress if another holds it
     run_lock: Callable[[str], ContextManager[None]] = lambda run_id: nullcontext()
+    # Per-tenant request-rate and runs-in-flight limits (service_layer/fairness.py); None = no limits
+    fairness: Any = None

@@ -14,6 +14,7 @@ from reporting.domain.report_run import ReportRun, RunOrigin, RunState, idempote
 from reporting.domain.template import TemplateVersion
 from reporting.service_layer.commands import CancelReportRun, RequestReportRun, RerenderReportRun
 from reporting.service_layer.dependencies import Dependencies
+from reporting.service_layer.fairness import admit_user_run
 from reporting.service_layer.tenants import require_writable_tenant
 from reporting.service_layer.ports import business_yesterday
 
@@ -88,6 +89,8 @@ def request_report_run(cmd: RequestReportRun, deps: Dependencies) -> RequestOutc
             # Archived versions are refused for new runs only: a retried request for an
             # existing run (above) still answers with that run.
             version.check_usable_for_new_run()
+            if cmd.origin is RunOrigin.USER:  # scheduled and backfill runs are never refused (fairness.py)
+                admit_user_run(uow, cmd.tenant_id, key, deps)
             run = ReportRun.request(
                 run_id=str(uuid.uuid4()), tenant_id=cmd.tenant_id, property_id=prop.property_id,
                 template_version_id=version.template_version_id, snapshot_hash=version.snapshot_hash,

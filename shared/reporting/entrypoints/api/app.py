@@ -16,11 +16,12 @@ from typing import Any
 from werkzeug.exceptions import MethodNotAllowed, NotFound as NoRoute
 from werkzeug.routing import Map, Rule
 
-from reporting.domain.errors import AuthnRequired, DomainError, NotFound, ValidationFailed
+from reporting.domain.errors import AuthnRequired, DomainError, NotFound, RateLimited, ValidationFailed
 from reporting.domain.principal import Principal
 from reporting.entrypoints.api import openapi, runs, schedules, slo, submissions, templates
 from reporting.entrypoints.api.context import ApiRequest, Response, Route, json_response
 from reporting.logs import get_logger
+from reporting.service_layer.fairness import admit_request
 
 log = get_logger(__name__)
 UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
@@ -50,6 +51,8 @@ def error_response(exc: DomainError, correlation_id: str | None = None) -> Respo
     headers = {"X-Correlation-Id": correlation_id} if correlation_id else {}
     if isinstance(exc, AuthnRequired):
         headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'
+    if isinstance(exc, RateLimited):
+        headers["Retry-After"] = str(exc.retry_after_seconds)
     return json_response(error_body(exc.code, exc.message, details), status, headers)
 
 
@@ -91,6 +94,8 @@ def handle(request: Any, services: Any) -> Response:
             if verified.principal is None:  # a scheduler's token on a tenant route
                 raise AuthnRequired("this route needs a user token")
             tenant_id = verified.principal.tenant_id
+            # Fairness: writes count against the tenant's request-rate window, reads against a 10x one.
+            admit_request(tenant_id, request.method, services.deps, services.fairness)
             api = ApiRequest(request, verified.principal, services.deps, correlation_id, services)
         body, status, headers = route.handler(api, **{k: str(v) for k, v in args.items()})
         headers = {**headers, "X-Correlation-Id": correlation_id}
