@@ -11,6 +11,7 @@ from reporting.devenv.synthetic_hotels import DEMO_HOTELS
 from reporting.service_layer.fairness import admit_request
 from reporting.service_layer.commands import PublishTemplateVersion, RequestReportRun
 from reporting.service_layer.report_runs import request_report_run
+from reporting.service_layer.schedules import CreateSchedule, create_schedule
 from reporting.service_layer.templates import publish_template_version
 
 pytestmark = pytest.mark.integration
@@ -38,6 +39,9 @@ def populate(services, make_hotel, bus_for):
                                         requested_by="op@test", template_key="own_occupancy",
                                         idempotency_key="k1"), services.deps)
     admit_request(hotel.tenant_id, "POST", services.deps)  # a rate-limit window row
+    create_schedule(CreateSchedule(tenant_id=hotel.tenant_id, property_id=hotel.property_id,
+                                   created_by="admin@test", cron="0 6 * * *", template_key="own_occupancy"),
+                    services.deps)
     bus_for(services).sweep()
     return hotel
 
@@ -62,7 +66,7 @@ def test_every_tenant_table_has_rls_enabled_and_forced(migrated):
     finally:
         conn.close()
     assert {"tenants", "properties", "templates", "template_versions", "report_runs", "artifacts", "outbox",
-            "inbox", "audit_log"} <= set(tables)
+            "inbox", "audit_log", "schedules", "rate_limits"} <= set(tables)
     by_name = {f["relname"]: f for f in flags}
     for table in tables:
         assert by_name[table]["relrowsecurity"] and by_name[table]["relforcerowsecurity"], table

@@ -113,7 +113,7 @@ class ReportRun:
                   template_version_id=template_version_id, snapshot_hash=snapshot_hash, params=params, locale=locale,
                   formats=formats, run_date=run_date, origin=origin, idempotency_key=idempotency_key,
                   request_hash=request_hash, requested_by=requested_by, correlation_id=correlation_id,
-                  requested_at=now, due_by=now + (due_after or DUE_AFTER[origin]), supersedes=supersedes)
+                  requested_at=now, due_by=now + (DUE_AFTER[origin] if due_after is None else due_after), supersedes=supersedes)
         run._emit("report_run.requested.v1", {
             "run_id": run_id, "property_id": property_id, "template_version_id": template_version_id,
             "snapshot_hash": snapshot_hash, "run_date": run_date.isoformat(), "origin": str(origin),

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from typing import Any, Callable, Mapping
 from urllib.parse import parse_qs, unquote, urlparse
 
@@ -11,6 +12,32 @@ import pg8000.dbapi
 # Every query in this code base is written with :named parameters. pg8000 reads
 # its paramstyle from this module global at execute time.
 pg8000.dbapi.paramstyle = "named"
+
+
+class _Names(dict):
+    """Hands back each placeholder's own name: lets pg8000's scanner report the order of :params."""
+
+    def __missing__(self, key: str) -> str:
+        return key
+
+
+@lru_cache(maxsize=2048)
+def _named_plan(query: str) -> tuple[str, tuple[str, ...]]:
+    statement, names = _scan_paramstyle("named", query, _Names())
+    return statement, tuple(names)
+
+
+def _cached_convert_paramstyle(style: str, query: str, args: Any) -> tuple[str, Any]:
+    # pg8000 scans every query character by character on every execute (~0.3 ms for ours,
+    # a dozen per API request); our statements are constants, so scan each once.
+    if style != "named" or not isinstance(args, Mapping):
+        return _scan_paramstyle(style, query, args)
+    statement, names = _named_plan(query)
+    return statement, tuple(args[name] for name in names)
+
+
+_scan_paramstyle = pg8000.dbapi.convert_paramstyle
+pg8000.dbapi.convert_paramstyle = _cached_convert_paramstyle
 
 Connection = pg8000.dbapi.Connection
 

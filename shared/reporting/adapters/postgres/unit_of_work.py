@@ -5,8 +5,9 @@ import uuid
 from typing import Any, Callable
 
 from reporting.adapters.postgres import repositories as repos
-from reporting.adapters.postgres.connection import Connection, fetch_all
+from reporting.adapters.postgres.connection import Connection
 from reporting.adapters.postgres.pool import ConnectionPool
+from reporting.adapters.postgres.schedule_repository import ScheduleRepository
 from reporting.domain.tenant import Residency
 from reporting.events.envelope import Envelope, split_event_type
 from reporting.service_layer.ports import Clock
@@ -43,7 +44,10 @@ class PostgresUnitOfWork(UnitOfWork):
         try:
             # Transaction-local: the setting vanishes at COMMIT/ROLLBACK, so a pooled
             # connection can never leak one tenant's scope into the next unit of work.
-            fetch_all(self._conn, "SELECT set_config('app.tenant_id', :t, true) AS t", {"t": self.tenant_id or ""})
+            # BEGIN and the setting travel in one round trip (a simple query cannot take
+            # parameters, so the id is inlined only after it parsed as a UUID).
+            tenant = str(uuid.UUID(self.tenant_id)) if self.tenant_id else ""
+            self._conn.execute_simple(f"BEGIN; SELECT set_config('app.tenant_id', '{tenant}', true)")
         except Exception:
             self._broken = True
             self._end()
@@ -58,6 +62,7 @@ class PostgresUnitOfWork(UnitOfWork):
         self.inbox = repos.InboxRepository(conn, track)
         self.audit = repos.AuditRepository(conn, track)
         self.outbox = repos.OutboxRepository(conn, track)
+        self.schedules = ScheduleRepository(conn, track)
 
     def _flush_events(self) -> list[str]:
         written: list[str] = []
