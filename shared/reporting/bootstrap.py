@@ -83,6 +83,24 @@ class Services:
         return self._build_relay(publish_timeout_seconds=2.0)
 
     @cached_property
+    def tenant_freshness(self) -> Any:
+        """Keeps each tenant's mirror row fresh from tenant-service (cloud); a no-op without one (local)."""
+        from datetime import timedelta
+
+        from reporting.service_layer.tenants import TenantFreshness
+
+        directory = None
+        if self.settings.tenant_service_url:
+            from reporting.adapters.tenant_service.http_directory import HttpTenantDirectory, google_id_token
+
+            # A localhost tenant-service (tests, dev) takes no token; in the cloud it wants a Google ID token.
+            local = self.settings.tenant_service_url.startswith(("http://127.0.0.1", "http://localhost"))
+            directory = HttpTenantDirectory(self.settings.tenant_service_url,
+                                            token=None if local else google_id_token)
+        return TenantFreshness(directory, ttl=timedelta(seconds=self.settings.tenant_ttl_seconds),
+                               retry_after=timedelta(seconds=10))
+
+    @cached_property
     def verifier(self) -> Any:
         """OIDC verification against the configured issuers' JWKS (cached per instance)."""
         from reporting.adapters.auth.oidc import OidcVerifier, RefuseAll

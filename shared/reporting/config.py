@@ -32,6 +32,9 @@ class Settings:
     event_bus: str = "local"
     pubsub_project: str | None = None
     outbox_lease_seconds: int = 30
+    # tenant-service (the flag's owner); None = the mirror table alone decides (local)
+    tenant_service_url: str | None = None
+    tenant_ttl_seconds: int = 60
     # Trusted OIDC issuers (JSON list, see adapters/auth/oidc.py); none = every API call is refused
     oidc_issuers: tuple = ()
     # Fairness (issue 3 item 6): writes per tenant per minute (reads get READS_PER_WRITE times as
@@ -117,6 +120,17 @@ class Settings:
         except ValueError:
             problems.append("REPORTING_SLO_TARGET must be a share in (0, 1], e.g. 0.99")
             slo_target = 0.99
+        tenant_service_url = env.get("REPORTING_TENANT_SERVICE_URL") or None
+        if tenant_service_url and not tenant_service_url.startswith(("https://", "http://127.0.0.1",
+                                                                      "http://localhost")):
+            problems.append("REPORTING_TENANT_SERVICE_URL must be https (plain http only for localhost)")
+        try:
+            tenant_ttl = int(env.get("REPORTING_TENANT_TTL_SECONDS", "60"))
+            if not 1 <= tenant_ttl <= 3600:
+                raise ValueError
+        except ValueError:
+            problems.append("REPORTING_TENANT_TTL_SECONDS must be 1..3600")
+            tenant_ttl = 60
         oidc_issuers: tuple = ()
         if env.get("REPORTING_OIDC_ISSUERS"):
             from reporting.adapters.auth.oidc import issuers_from_json
@@ -147,4 +161,6 @@ class Settings:
             rate_limit_per_minute=rate_limit,
             max_runs_in_flight=max_in_flight,
             slo_target=slo_target,
+            tenant_service_url=tenant_service_url,
+            tenant_ttl_seconds=tenant_ttl,
         )

@@ -351,3 +351,15 @@ def test_retry_after_is_the_time_left_in_the_window(now: str, seconds: int) -> N
     at = datetime.fromisoformat(f"2026-11-24T{now}").replace(tzinfo=timezone.utc)
     assert window_start(at) == datetime(2026, 11, 24, 6, 0, tzinfo=timezone.utc)
     assert seconds_until_next_window(at) == seconds
+
+
+def test_tenant_service_url_must_be_https_except_on_localhost() -> None:
+    assert "REPORTING_TENANT_SERVICE_URL" in config_error({**LOCAL, "REPORTING_TENANT_SERVICE_URL": "http://ts.corp"})
+    assert Settings.from_env({**LOCAL, "REPORTING_TENANT_SERVICE_URL": "https://tenants.internal"}
+                             ).tenant_service_url == "https://tenants.internal"
+    assert Settings.from_env(LOCAL).tenant_service_url is None  # locally the mirror alone decides
+
+
+@pytest.mark.parametrize("ttl", ["0", "3601", "soon"])
+def test_tenant_ttl_outside_1_to_3600_is_an_error_naming_the_variable(ttl: str) -> None:
+    assert "REPORTING_TENANT_TTL_SECONDS" in config_error({**LOCAL, "REPORTING_TENANT_TTL_SECONDS": ttl})

@@ -135,6 +135,25 @@ class MessagePublisher(ABC):
         """Publish all, wait for each; one result per message, None when the broker accepted it."""
 
 
+class TenantDirectory(ABC):
+    """tenant-service, the owner of tenants and their flags (plan §1.2); read to keep the mirror fresh."""
+
+    @abstractmethod
+    def fetch(self, tenant_id: str) -> "TenantRecord | None":
+        """The tenant as tenant-service knows it now; None if it does not know it. Raises on outage."""
+
+
+@dataclass(frozen=True)
+class TenantRecord:
+    """What the mirror takes from tenant-service. Not the status: locks and moves are this service's own."""
+    tenant_id: str
+    name: str
+    residency: str
+    stored_region: str
+    default_locale: str
+    features: Mapping[str, Any]
+
+
 def business_yesterday(now: datetime, tz_name: str) -> date:
     """The business date that ended most recently in the property's own timezone."""
     from zoneinfo import ZoneInfo

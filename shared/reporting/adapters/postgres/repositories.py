@@ -36,6 +36,20 @@ class TenantRepository(_Repo):
             moved_to_residency=Residency(row["moved_to_residency"]) if row["moved_to_residency"] else None,
         )
 
+    def refresh(self, record: Any) -> None:
+        """Take tenant-service's view (a TenantRecord): name, locale, flags — and the residency only for a
+        tenant not mirrored yet. The status (locks, moves) is this service's own and is never overwritten."""
+        execute(self._conn, """
+            INSERT INTO reporting.tenants AS t (tenant_id, name, residency, stored_region, default_locale, features,
+                                                synced_at)
+            VALUES (:tenant_id::uuid, :name, :residency, :stored_region, :default_locale, :features::jsonb, now())
+            ON CONFLICT (tenant_id) DO UPDATE SET
+              name = EXCLUDED.name, default_locale = EXCLUDED.default_locale, features = EXCLUDED.features,
+              synced_at = now(), updated_at = now()""",
+            {"tenant_id": record.tenant_id, "name": record.name, "residency": record.residency,
+             "stored_region": record.stored_region, "default_locale": record.default_locale,
+             "features": json.dumps(dict(record.features))})
+
     def upsert(self, tenant: Tenant) -> None:
         execute(self._conn, """
             INSERT INTO reporting.tenants AS t (tenant_id, name, residency, stored_region, default_locale, features,

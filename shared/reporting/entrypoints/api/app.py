@@ -94,6 +94,8 @@ def handle(request: Any, services: Any) -> Response:
             if verified.principal is None:  # a scheduler's token on a tenant route
                 raise AuthnRequired("this route needs a user token")
             tenant_id = verified.principal.tenant_id
+            # The flag's owner is tenant-service: refresh the mirror row if it is older than its TTL.
+            services.tenant_freshness.ensure(tenant_id, services.deps)
             # Fairness: writes count against the tenant's request-rate window, reads against a 10x one.
             admit_request(tenant_id, request.method, services.deps, services.fairness)
             api = ApiRequest(request, verified.principal, services.deps, correlation_id, services)
