@@ -1,6 +1,8 @@
 """Row-level security, proven as reporting_app on every tenant-scoped table (SPEC §4)."""
 from __future__ import annotations
 
+import uuid
+from datetime import timedelta
 
 import pg8000.dbapi
 import pytest
@@ -8,6 +10,7 @@ import pytest
 from reporting.adapters.postgres.connection import connect, execute, fetch_all, fetch_one
 from reporting.devenv import demo
 from reporting.devenv.synthetic_hotels import DEMO_HOTELS
+from reporting.domain.submission import Adapter, SubjectKind, Submission
 from reporting.service_layer.fairness import admit_request
 from reporting.service_layer.commands import PublishTemplateVersion, RequestReportRun
 from reporting.service_layer.report_runs import request_report_run
@@ -35,13 +38,20 @@ def populate(services, make_hotel, bus_for):
     publish_template_version(PublishTemplateVersion(
         tenant_id=hotel.tenant_id, template_key="own_occupancy", name="Own", layout=LAYOUT, dataset_sql=dataset,
         params_schema={"type": "object"}, published_by="admin@test"), services.deps)
-    request_report_run(RequestReportRun(tenant_id=hotel.tenant_id, property_id=hotel.property_id,
-                                        requested_by="op@test", template_key="own_occupancy",
-                                        idempotency_key="k1"), services.deps)
+    run = request_report_run(RequestReportRun(tenant_id=hotel.tenant_id, property_id=hotel.property_id,
+                                              requested_by="op@test", template_key="own_occupancy",
+                                              idempotency_key="k1"), services.deps).run
     admit_request(hotel.tenant_id, "POST", services.deps)  # a rate-limit window row
     create_schedule(CreateSchedule(tenant_id=hotel.tenant_id, property_id=hotel.property_id,
                                    created_by="admin@test", cron="0 6 * * *", template_key="own_occupancy"),
                     services.deps)
+    now = services.deps.clock.now()
+    with services.deps.uow(hotel.tenant_id) as uow:  # no create use case yet (issue 6): the repository
+        uow.submissions.add(Submission.create(
+            submission_id=str(uuid.uuid4()), tenant_id=hotel.tenant_id, property_id=hotel.property_id,
+            run_id=run.run_id, adapter=Adapter.FAKE, subject_kind=SubjectKind.BUSINESS_DATE,
+            subject_ref=hotel.yesterday.isoformat(), cutoff_at=now + timedelta(hours=4), now=now))
+        uow.commit()
     bus_for(services).sweep()
     return hotel
 
@@ -66,7 +76,7 @@ def test_every_tenant_table_has_rls_enabled_and_forced(migrated):
     finally:
         conn.close()
     assert {"tenants", "properties", "templates", "template_versions", "report_runs", "artifacts", "outbox",
-            "inbox", "audit_log", "schedules", "rate_limits"} <= set(tables)
+            "inbox", "audit_log", "schedules", "rate_limits", "submissions"} <= set(tables)
     by_name = {f["relname"]: f for f in flags}
     for table in tables:
         assert by_name[table]["relrowsecurity"] and by_name[table]["relforcerowsecurity"], table

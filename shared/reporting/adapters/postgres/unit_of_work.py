@@ -8,6 +8,7 @@ from reporting.adapters.postgres import repositories as repos
 from reporting.adapters.postgres.connection import Connection
 from reporting.adapters.postgres.pool import ConnectionPool
 from reporting.adapters.postgres.schedule_repository import ScheduleRepository
+from reporting.adapters.postgres.submission_repository import SubmissionRepository
 from reporting.domain.tenant import Residency
 from reporting.events.envelope import Envelope, split_event_type
 from reporting.service_layer.ports import Clock
@@ -63,6 +64,7 @@ class PostgresUnitOfWork(UnitOfWork):
         self.audit = repos.AuditRepository(conn, track)
         self.outbox = repos.OutboxRepository(conn, track)
         self.schedules = ScheduleRepository(conn, track)
+        self.submissions = SubmissionRepository(conn, track)
 
     def _flush_events(self) -> list[str]:
         written: list[str] = []
