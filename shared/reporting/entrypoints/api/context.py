@@ -51,6 +51,13 @@ class ApiRequest:
         self.principal.require(role)
         return self.principal
 
+    def property_filter(self, requested: str | None) -> list[str] | None:
+        """The properties a listing may show: the one asked for (if the user may see it; else none — an
+        empty list, never an error that would confirm it exists), or all the user may see (None = all)."""
+        if requested is not None:
+            return [requested] if self.principal.may_access_property(requested) else []
+        return sorted(self.principal.property_ids) if self.principal.property_ids is not None else None
+
     def require_property_or_not_found(self, property_id: str) -> None:
         """A user limited to some hotels does not learn that other hotels' runs exist."""
         if not self.principal.may_access_property(property_id):

@@ -65,12 +65,7 @@ def list_runs(api: ApiRequest) -> Response:
     principal = api.require(Role.VIEWER)
     query = Query(api.request.args, allowed={"state", "template_id", "template_version_id", "property_id",
                                              "run_date_from", "run_date_to", "limit", "cursor"})
-    requested_property = query.uuid("property_id")
-    if requested_property is not None:
-        api.require_property_or_not_found(requested_property)
-        property_ids: list[str] | None = [requested_property]
-    else:
-        property_ids = sorted(principal.property_ids) if principal.property_ids is not None else None
+    property_ids = api.property_filter(query.uuid("property_id"))
     filters = RunFilter(state=query.choice("state", [str(s) for s in RunState]),
                         template_id=query.uuid("template_id"), template_version_id=query.uuid("template_version_id"),
                         property_ids=property_ids, run_date_from=query.date("run_date_from"),

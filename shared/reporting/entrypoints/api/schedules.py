@@ -114,13 +114,7 @@ def get_one(api: ApiRequest, schedule_id: str) -> Response:
 def list_all(api: ApiRequest) -> Response:
     principal = api.require(Role.VIEWER)
     query = Query(api.request.args, allowed={"property_id", "limit", "cursor"})
-    requested_property = query.uuid("property_id")
-    if requested_property is not None:
-        # A hotel-limited user asking for another hotel sees an empty list, not an error that confirms it exists.
-        property_ids: list[str] | None = ([requested_property] if principal.may_access_property(requested_property)
-                                          else [])
-    else:
-        property_ids = sorted(principal.property_ids) if principal.property_ids is not None else None
+    property_ids = api.property_filter(query.uuid("property_id"))
     limit = query.integer("limit", 50, 1, 200)
     after = decode_cursor(query.text("cursor"))
     schedules = [] if property_ids == [] else list_schedules(principal.tenant_id, api.deps, limit=limit,

@@ -65,13 +65,7 @@ def list_all(api: ApiRequest) -> Response:
     principal = api.require(Role.VIEWER)
     query = Query(api.request.args, allowed={"state", "adapter", "property_id", "cutoff_from", "cutoff_to", "limit",
                                              "cursor"})
-    requested_property = query.uuid("property_id")
-    if requested_property is not None:
-        # A hotel-limited user asking for another hotel sees an empty list, not an error that confirms it exists.
-        property_ids: list[str] | None = ([requested_property] if principal.may_access_property(requested_property)
-                                          else [])
-    else:
-        property_ids = sorted(principal.property_ids) if principal.property_ids is not None else None
+    property_ids = api.property_filter(query.uuid("property_id"))
     filters = SubmissionFilter(state=query.choice("state", [str(s) for s in SubmissionState]),
                                adapter=query.choice("adapter", [str(a) for a in Adapter]),
                                property_ids=property_ids, cutoff_from=_cutoff_bound(query, "cutoff_from", upper=False),
