@@ -13,6 +13,19 @@ class ConfigError(ValueError):
     pass
 
 
+def _bounded_int(env: Mapping[str, str], name: str, default: int, low: int, high: int, problem: str,
+                 problems: list[str]) -> int:
+    """An integer setting within [low, high]; anything else is reported (with the others) and the default kept."""
+    try:
+        value = int(env.get(name, str(default)))
+        if low <= value <= high:
+            return value
+    except ValueError:
+        pass
+    problems.append(problem)
+    return default
+
+
 @dataclass(frozen=True)
 class Settings:
     residency: Residency
@@ -71,13 +84,9 @@ class Settings:
         warehouse = env.get("REPORTING_WAREHOUSE", "duckdb")
         if warehouse != "duckdb":
             problems.append(f"REPORTING_WAREHOUSE={warehouse!r}: only 'duckdb' exists yet (BigQuery lands with the report-catalog issue)")
-        try:
-            backfill_days = int(env.get("REPORTING_BACKFILL_DAYS", "90"))
-            if not 1 <= backfill_days <= 90:
-                raise ValueError
-        except ValueError:
-            problems.append("REPORTING_BACKFILL_DAYS must be 1..90 (plan §5 caps backfills at 90 days)")
-            backfill_days = 90
+        backfill_days = _bounded_int(env, "REPORTING_BACKFILL_DAYS", 90, 1, 90,
+            "REPORTING_BACKFILL_DAYS must be 1..90 (plan §5 caps backfills at 90 days)",
+            problems)
         max_bytes_billed: int | None = None
         if env.get("REPORTING_MAX_BYTES_BILLED"):
             try:
@@ -92,27 +101,14 @@ class Settings:
             problems.append(f"REPORTING_EVENT_BUS must be 'local' or 'pubsub' (got {event_bus!r})")
         elif event_bus == "pubsub" and not pubsub_project:
             problems.append("REPORTING_EVENT_BUS=pubsub needs REPORTING_PUBSUB_PROJECT (or GOOGLE_CLOUD_PROJECT)")
-        try:
-            lease = int(env.get("REPORTING_OUTBOX_LEASE_SECONDS", "30"))
-            if not 1 <= lease <= 3600:
-                raise ValueError
-        except ValueError:
-            problems.append("REPORTING_OUTBOX_LEASE_SECONDS must be 1..3600")
-            lease = 30
-        try:
-            rate_limit = int(env.get("REPORTING_RATE_LIMIT_PER_MINUTE", "120"))
-            if not 1 <= rate_limit <= 100_000:
-                raise ValueError
-        except ValueError:
-            problems.append("REPORTING_RATE_LIMIT_PER_MINUTE must be 1..100000 (write requests per tenant per minute)")
-            rate_limit = 120
-        try:
-            max_in_flight = int(env.get("REPORTING_MAX_RUNS_IN_FLIGHT", "50"))
-            if not 1 <= max_in_flight <= 100_000:
-                raise ValueError
-        except ValueError:
-            problems.append("REPORTING_MAX_RUNS_IN_FLIGHT must be 1..100000 (ad-hoc runs in flight per tenant)")
-            max_in_flight = 50
+        lease = _bounded_int(env, "REPORTING_OUTBOX_LEASE_SECONDS", 30, 1, 3600,
+            "REPORTING_OUTBOX_LEASE_SECONDS must be 1..3600", problems)
+        rate_limit = _bounded_int(env, "REPORTING_RATE_LIMIT_PER_MINUTE", 120, 1, 100_000,
+            "REPORTING_RATE_LIMIT_PER_MINUTE must be 1..100000 (write requests per tenant per minute)",
+            problems)
+        max_in_flight = _bounded_int(env, "REPORTING_MAX_RUNS_IN_FLIGHT", 50, 1, 100_000,
+            "REPORTING_MAX_RUNS_IN_FLIGHT must be 1..100000 (ad-hoc runs in flight per tenant)",
+            problems)
         try:
             slo_target = float(env.get("REPORTING_SLO_TARGET", "0.99"))
             if not 0.0 < slo_target <= 1.0:  # also refuses nan
@@ -124,13 +120,8 @@ class Settings:
         if tenant_service_url and not tenant_service_url.startswith(("https://", "http://127.0.0.1",
                                                                       "http://localhost")):
             problems.append("REPORTING_TENANT_SERVICE_URL must be https (plain http only for localhost)")
-        try:
-            tenant_ttl = int(env.get("REPORTING_TENANT_TTL_SECONDS", "60"))
-            if not 1 <= tenant_ttl <= 3600:
-                raise ValueError
-        except ValueError:
-            problems.append("REPORTING_TENANT_TTL_SECONDS must be 1..3600")
-            tenant_ttl = 60
+        tenant_ttl = _bounded_int(env, "REPORTING_TENANT_TTL_SECONDS", 60, 1, 3600,
+            "REPORTING_TENANT_TTL_SECONDS must be 1..3600", problems)
         oidc_issuers: tuple = ()
         if env.get("REPORTING_OIDC_ISSUERS"):
             from reporting.adapters.auth.oidc import issuers_from_json
