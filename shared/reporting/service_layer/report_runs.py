@@ -25,22 +25,32 @@ class RequestOutcome:
     created: bool  # False: the idempotency key already named this run
 
 
-def _resolve_version(uow, cmd: RequestReportRun) -> tuple[TemplateVersion, str]:
-    """Pin the version now (snapshot-on-run); returns it and how the caller named it."""
-    named = [x for x in (cmd.template_key, cmd.template_id, cmd.template_version_id) if x]
+def resolve_template_version(uow, tenant_id: str, *, template_key: str | None = None, template_id: str | None = None,
+                             template_version_id: str | None = None) -> tuple[TemplateVersion, str]:
+    """Pin a version now (snapshot-on-run): the one named, or the template's latest published one.
+
+    Returns it and how the caller named it (part of the request fingerprint). Another tenant's
+    template or version is simply not there (RLS) and answers not found.
+    """
+    named = [x for x in (template_key, template_id, template_version_id) if x]
     if len(named) != 1:
         raise ValidationFailed("name exactly one of template key, template id or template version id")
-    if cmd.template_version_id:
-        version = uow.templates.get_version(cmd.template_version_id)
-        ref = f"version:{cmd.template_version_id}"
+    if template_version_id:
+        version = uow.templates.get_version(template_version_id)
+        ref = f"version:{template_version_id}"
     else:
-        template = (uow.templates.by_key(cmd.template_key, cmd.tenant_id) if cmd.template_key
-                    else uow.templates.get(cmd.template_id))
+        template = (uow.templates.by_key(template_key, tenant_id) if template_key
+                    else uow.templates.get(template_id))
         version = uow.templates.latest_published(template.template_id) if template else None
-        ref = f"key:{cmd.template_key}" if cmd.template_key else f"template:{cmd.template_id}"
+        ref = f"key:{template_key}" if template_key else f"template:{template_id}"
     if version is None:
         raise NotFound("template not found")
     return version, ref
+
+
+def _resolve_version(uow, cmd: RequestReportRun) -> tuple[TemplateVersion, str]:
+    return resolve_template_version(uow, cmd.tenant_id, template_key=cmd.template_key, template_id=cmd.template_id,
+                                    template_version_id=cmd.template_version_id)
 
 
 def _validate_params(version: TemplateVersion, params: dict) -> None:

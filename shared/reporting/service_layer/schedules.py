@@ -41,6 +41,7 @@ from reporting.domain.schedule import Firing, Schedule, ScheduleAdvance
 from reporting.domain.template import TemplateVersion
 from reporting.logs import get_logger
 from reporting.service_layer.dependencies import Dependencies
+from reporting.service_layer.report_runs import resolve_template_version
 from reporting.service_layer.tenants import require_readable_tenant, require_writable_tenant
 
 log = get_logger(__name__)
@@ -112,15 +113,10 @@ def _visible(schedule: Schedule | None, visible_property_ids: frozenset[str] | N
 
 
 def _pin(uow: Any, tenant_id: str, template_version_id: str | None, template_key: str | None) -> TemplateVersion:
-    if bool(template_version_id) == bool(template_key):
+    if bool(template_version_id) == bool(template_key):  # schedules take no template id
         raise ValidationFailed("name exactly one of template key or template version id")
-    if template_version_id:
-        version = uow.templates.get_version(template_version_id)
-    else:
-        template = uow.templates.by_key(template_key, tenant_id)
-        version = uow.templates.latest_published(template.template_id) if template else None
-    if version is None:  # RLS: another tenant's version is simply not there
-        raise NotFound("template not found")
+    version, _ = resolve_template_version(uow, tenant_id, template_key=template_key,
+                                          template_version_id=template_version_id)
     version.check_usable_for_new_run()
     return version
 
