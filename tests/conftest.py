@@ -111,10 +111,8 @@ API_AUDIENCE = "reporting-api"
 
 @pytest.fixture(scope="session")
 def idp() -> Iterator[JwksServer]:
-    provider = DevIdentityProvider()
-    server = provider.serve()
-    yield server
-    server.stop()
+    with DevIdentityProvider().serve() as server:
+        yield server
 
 
 SCHEDULER_EMAIL = "reporting-scheduler@melmastoon-af.iam.gserviceaccount.com"
@@ -123,10 +121,8 @@ SCHEDULER_EMAIL = "reporting-scheduler@melmastoon-af.iam.gserviceaccount.com"
 @pytest.fixture(scope="session")
 def scheduler_idp() -> Iterator[JwksServer]:
     """Stands in for Google's issuer of Cloud Scheduler's OIDC tokens (`issue_scheduler(SCHEDULER_EMAIL, …)`)."""
-    provider = DevIdentityProvider()
-    server = provider.serve()
-    yield server
-    server.stop()
+    with DevIdentityProvider().serve() as server:
+        yield server
 
 
 @pytest.fixture(scope="session")

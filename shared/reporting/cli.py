@@ -27,21 +27,25 @@ def _db_lint(args: argparse.Namespace) -> int:
     return lint.main(args.files)
 
 
-def _catalog_seed(args: argparse.Namespace) -> int:
-    from reporting.catalog.platform import SEED_FILE, seed_sql
-
-    target = Path(args.migrations) / SEED_FILE
-    content = seed_sql()
-    if args.check:
-        current = target.read_text(encoding="utf-8") if target.exists() else ""
-        if current != content:
-            print(f"{target} is out of date: run `make seed` (reporting catalog seed)", file=sys.stderr)
+def _write_or_check(target: Path, content: str, *, check: bool, remedy: str, current: str) -> int:
+    """Write a generated file, or (--check, in CI) fail if the committed one differs from what would be written."""
+    if check:
+        if not target.exists() or target.read_text(encoding="utf-8") != content:
+            print(f"{target} is out of date: {remedy}", file=sys.stderr)
             return 1
-        print(f"{target} is up to date")
+        print(current)
         return 0
     target.write_text(content, encoding="utf-8")
     print(f"wrote {target}")
     return 0
+
+
+def _catalog_seed(args: argparse.Namespace) -> int:
+    from reporting.catalog.platform import SEED_FILE, seed_sql
+
+    target = Path(args.migrations) / SEED_FILE
+    return _write_or_check(target, seed_sql(), check=args.check, remedy="run `make seed` (reporting catalog seed)",
+                           current=f"{target} is up to date")
 
 
 def _events_check(args: argparse.Namespace) -> int:
@@ -136,16 +140,8 @@ def _api_openapi(args: argparse.Namespace) -> int:
     from reporting.entrypoints.api.app import ALL_ROUTES
     from reporting.entrypoints.api.openapi import DOCUMENT_PATH, rendered
 
-    content = rendered(ALL_ROUTES)
-    if args.check:
-        if not DOCUMENT_PATH.exists() or DOCUMENT_PATH.read_text(encoding="utf-8") != content:
-            print(f"{DOCUMENT_PATH} is out of date: run `reporting api openapi`", file=sys.stderr)
-            return 1
-        print(f"{DOCUMENT_PATH.name} matches the routes")
-        return 0
-    DOCUMENT_PATH.write_text(content, encoding="utf-8")
-    print(f"wrote {DOCUMENT_PATH}")
-    return 0
+    return _write_or_check(DOCUMENT_PATH, rendered(ALL_ROUTES), check=args.check,
+                           remedy="run `reporting api openapi`", current=f"{DOCUMENT_PATH.name} matches the routes")
 
 
 def _demo(args: argparse.Namespace) -> int:

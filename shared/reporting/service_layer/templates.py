@@ -226,10 +226,14 @@ def _writable_template(uow: Any, template_id: str) -> Template:
     return template
 
 
+def _content_of(cmd: CreateTemplate | AddTemplateVersion | PublishTemplateVersion) -> TemplateContent:
+    return TemplateContent(cmd.layout, cmd.dataset_sql, dict(cmd.params_schema), tuple(cmd.formats),
+                           tuple(cmd.locales), cmd.retention_class)
+
+
 def create_template(cmd: CreateTemplate, deps: Dependencies) -> TemplateDetail:
     """A new tenant template with its first published version; a key already taken is a conflict."""
-    content = TemplateContent(cmd.layout, cmd.dataset_sql, dict(cmd.params_schema), tuple(cmd.formats),
-                              tuple(cmd.locales), cmd.retention_class)
+    content = _content_of(cmd)
     with deps.uow(cmd.tenant_id) as uow:
         require_writable_tenant(uow, cmd.tenant_id, deps.residency)
         _check_identity(cmd.template_key, cmd.name, cmd.category, cmd.description)
@@ -254,8 +258,7 @@ def create_template(cmd: CreateTemplate, deps: Dependencies) -> TemplateDetail:
 
 def add_template_version(cmd: AddTemplateVersion, deps: Dependencies) -> TemplateVersion:
     """Publish the next immutable version of the tenant's template (version numbers increase by one)."""
-    content = TemplateContent(cmd.layout, cmd.dataset_sql, dict(cmd.params_schema), tuple(cmd.formats),
-                              tuple(cmd.locales), cmd.retention_class)
+    content = _content_of(cmd)
     with deps.uow(cmd.tenant_id) as uow:
         require_writable_tenant(uow, cmd.tenant_id, deps.residency)
         _check_writable(uow, cmd.template_id)
@@ -272,8 +275,7 @@ def add_template_version(cmd: AddTemplateVersion, deps: Dependencies) -> Templat
 
 def publish_template_version(cmd: PublishTemplateVersion, deps: Dependencies) -> TemplateVersion:
     """Create the tenant's template on first use, then add and publish its next version (by key)."""
-    content = TemplateContent(cmd.layout, cmd.dataset_sql, dict(cmd.params_schema), tuple(cmd.formats),
-                              tuple(cmd.locales), cmd.retention_class)
+    content = _content_of(cmd)
     with deps.uow(cmd.tenant_id) as uow:
         require_writable_tenant(uow, cmd.tenant_id, deps.residency)
         template = uow.templates.by_key(cmd.template_key, cmd.tenant_id)
