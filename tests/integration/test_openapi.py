@@ -13,6 +13,7 @@ from openapi_spec_validator import validate
 from reporting.entrypoints.api.app import ALL_ROUTES
 from reporting.entrypoints.api.openapi import DOCUMENT_PATH, _path, rendered
 from reporting.entrypoints.http import handle
+from reporting.entrypoints.http import wsgi_app as request_function_app
 from reporting.service_layer.commands import RequestReportRun
 from reporting.service_layer.report_runs import request_report_run
 from tests.conftest import API_AUDIENCE
@@ -56,14 +57,7 @@ def wsgi_app(make_services, make_hotel, oidc_env, idp):
                                         requested_by="fuzz", idempotency_key="seed", template_key="daily_occupancy"),
                        services.deps)
     services.relay.sweep()
-    app = flask.Flask("request-function")
-
-    @app.route("/", defaults={"path": ""}, methods=["GET", "POST", "PATCH", "DELETE", "PUT"])
-    @app.route("/<path:path>", methods=["GET", "POST", "PATCH", "DELETE", "PUT"])
-    def entry(path):  # noqa: ARG001 - functions-framework hands every path to the one function
-        body, status, headers = handle(flask.request, services)
-        return flask.Response(body, status=status, headers=headers)
-
+    app = request_function_app(services, "request-function")
     app.config["TOKEN"] = token
     return app
 

@@ -33,10 +33,9 @@ def _bus_loop(services, stop: threading.Event) -> None:
 def serve(*, residency: str, host: str, port: int, home: Path, out: Path) -> int:
     import json
 
-    import flask
     from werkzeug.serving import run_simple
 
-    from reporting.entrypoints.http import handle
+    from reporting.entrypoints.http import wsgi_app
     from reporting.logs import configure
 
     configure(level=os.environ.get("LOG_LEVEL", "WARNING"))
@@ -54,13 +53,7 @@ def serve(*, residency: str, host: str, port: int, home: Path, out: Path) -> int
         services = _services_for(spec, app_conn, home, out, extra_env={"REPORTING_OIDC_ISSUERS": issuers})
         threading.Thread(target=_bus_loop, args=(services, stop), daemon=True).start()
 
-        app = flask.Flask("reporting-request")
-
-        @app.route("/", defaults={"path": ""}, methods=["GET", "POST", "PATCH", "DELETE", "PUT"])
-        @app.route("/<path:path>", methods=["GET", "POST", "PATCH", "DELETE", "PUT"])
-        def entry(path: str):  # noqa: ARG001 - like functions-framework: every path to the one function
-            body, status, headers = handle(flask.request, services)
-            return flask.Response(body, status=status, headers=headers)
+        app = wsgi_app(services)
 
         tokens = {role: provider.issue(spec.tenant_id, [role], audience=AUDIENCE, ttl_seconds=12 * 3600,
                                        subject=f"dev-{role}") for role in ("viewer", "operator", "admin")}
