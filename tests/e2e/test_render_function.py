@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 import uuid
 from datetime import timedelta
 from pathlib import Path
@@ -20,17 +19,10 @@ from reporting.service_layer.commands import RequestReportRun
 from reporting.service_layer.ports import business_yesterday
 from reporting.service_layer.report_runs import request_report_run
 from reporting.service_layer.tenants import sync_property, sync_tenant
+from tests.e2e.helpers import load_function
 from tests.integration.helpers import requested_cloud_event
 
 pytestmark = pytest.mark.e2e
-REPO = Path(__file__).resolve().parents[2]
-
-
-def load_function(name: str):
-    spec = importlib.util.spec_from_file_location(f"fn_{name}", REPO / "functions" / name / "main.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_render_function_renders_a_run_from_a_pubsub_cloud_event(migrated, tmp_path, monkeypatch):

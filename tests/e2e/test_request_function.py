@@ -1,8 +1,6 @@
 """The request Cloud Function's own entry point, configured from the environment as in the cloud."""
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
 
 import flask
 import pytest
@@ -11,16 +9,13 @@ from reporting import bootstrap
 from reporting.domain.errors import TenantLocked
 from reporting.entrypoints.http import error_response
 from tests.conftest import API_AUDIENCE
+from tests.e2e.helpers import load_function
 
 pytestmark = pytest.mark.e2e
-REPO = Path(__file__).resolve().parents[2]
 
 
 def load_request_function():
-    spec = importlib.util.spec_from_file_location("fn_request", REPO / "functions" / "request" / "main.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.request
+    return load_function("request").request
 
 
 def call(fn, token=None, key="e2e", body=None):
