@@ -66,12 +66,10 @@ class FairnessStore(ABC):
         """Count one call in the tenant's window unless `limit` is reached; drop the tenant's older windows."""
 
     @abstractmethod
-    def lock_run_admission(self, tenant_id: str) -> None:
-        """Serialise the tenant's ad-hoc run admissions until the transaction ends."""
-
-    @abstractmethod
-    def user_runs_in_flight(self, tenant_id: str) -> int:
-        """The tenant's origin=user runs in requested or rendering."""
+    def lock_and_count_user_runs(self, tenant_id: str) -> Callable[[], int]:
+        """Serialise the tenant's ad-hoc run admissions until the transaction ends, then count its origin=user
+        runs in requested or rendering. The store may defer both until the caller's next statement (which then
+        runs under the lock); the returned callable gives the count."""
 
 
 @dataclass(frozen=True)
@@ -114,21 +112,25 @@ def admit_request(tenant_id: str, method: str, deps: Dependencies, fairness: Fai
                           window_seconds=int(WINDOW.total_seconds()), scope=f"{bucket}_requests")
 
 
-def admit_user_run(uow: Any, tenant_id: str, idempotency_key: str, deps: Dependencies) -> None:
-    """Before inserting a new ad-hoc run: refuse it while the tenant is at its in-flight cap.
+def admit_user_run(uow: Any, tenant_id: str, deps: Dependencies) -> Callable[[], None]:
+    """Take the tenant's admission lock and count its ad-hoc runs in flight; return the check for a new run.
 
-    Called inside the request's unit of work. A concurrent request with the same key
-    that committed while we waited for the lock is a replay, and is let through to
-    find its run.
+    Called inside the request's unit of work *before* its idempotency lookup, so that
+    lookup runs under the lock: a concurrent request with the same key that committed
+    while we waited is found there and answered as a replay (never refused). The
+    returned check raises RateLimited while the tenant is at its in-flight cap; call it
+    only when the run is new.
     """
     fairness = fairness_of(deps)
     if fairness is None:
-        return
-    store = fairness.store(uow)
-    store.lock_run_admission(tenant_id)
-    if uow.runs.by_idempotency_key(idempotency_key) is not None:
-        return
+        return lambda: None
+    in_flight = fairness.store(uow).lock_and_count_user_runs(tenant_id)
     limit = fairness.limits.max_runs_in_flight
-    if store.user_runs_in_flight(tenant_id) >= limit:
-        raise RateLimited("too many ad-hoc runs in flight for this tenant; retry when some have finished",
-                          retry_after_seconds=IN_FLIGHT_RETRY_AFTER_SECONDS, limit=limit, scope="runs_in_flight")
+
+    def check() -> None:
+        if in_flight() >= limit:
+            raise RateLimited("too many ad-hoc runs in flight for this tenant; retry when some have finished",
+                              retry_after_seconds=IN_FLIGHT_RETRY_AFTER_SECONDS, limit=limit,
+                              scope="runs_in_flight")
+
+    return check

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from typing import Callable
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
@@ -32,25 +33,30 @@ def resolve_template_version(uow, tenant_id: str, *, template_key: str | None = 
     Returns it and how the caller named it (part of the request fingerprint). Another tenant's
     template or version is simply not there (RLS) and answers not found.
     """
+    version, ref = resolve_template_version_later(uow, template_key=template_key, template_id=template_id,
+                                                  template_version_id=template_version_id)
+    return version(), ref
+
+
+def resolve_template_version_later(uow, *, template_key: str | None = None, template_id: str | None = None,
+                                   template_version_id: str | None = None
+                                   ) -> tuple[Callable[[], TemplateVersion], str]:
+    """`resolve_template_version` with the read queued: call the first item for the version (or NotFound)."""
     named = [x for x in (template_key, template_id, template_version_id) if x]
     if len(named) != 1:
         raise ValidationFailed("name exactly one of template key, template id or template version id")
-    if template_version_id:
-        version = uow.templates.get_version(template_version_id)
-        ref = f"version:{template_version_id}"
-    else:
-        template = (uow.templates.by_key(template_key, tenant_id) if template_key
-                    else uow.templates.get(template_id))
-        version = uow.templates.latest_published(template.template_id) if template else None
-        ref = f"key:{template_key}" if template_key else f"template:{template_id}"
-    if version is None:
-        raise NotFound("template not found")
+    ref = (f"version:{template_version_id}" if template_version_id
+           else f"template:{template_id}" if template_id else f"key:{template_key}")
+    later = uow.templates.pinnable_version_later(key=template_key, template_id=template_id,
+                                                 template_version_id=template_version_id)
+
+    def version() -> TemplateVersion:
+        found = later()
+        if found is None:
+            raise NotFound("template not found")
+        return found
+
     return version, ref
-
-
-def _resolve_version(uow, cmd: RequestReportRun) -> tuple[TemplateVersion, str]:
-    return resolve_template_version(uow, cmd.tenant_id, template_key=cmd.template_key, template_id=cmd.template_id,
-                                    template_version_id=cmd.template_version_id)
 
 
 def _validate_params(version: TemplateVersion, params: dict) -> None:
@@ -65,11 +71,17 @@ def request_report_run(cmd: RequestReportRun, deps: Dependencies) -> RequestOutc
     """Validate, pin the template version, and create the run with its event; idempotent per key."""
     now = deps.clock.now()
     with deps.uow(cmd.tenant_id, correlation_id=cmd.correlation_id) as uow:
+        # The property and template reads are queued and travel with the tenant gate's read: one
+        # round trip. Their rows are only looked at once the gate has let the request in.
+        prop_later = uow.properties.get_later(cmd.property_id)
+        version_later, ref = resolve_template_version_later(
+            uow, template_key=cmd.template_key, template_id=cmd.template_id,
+            template_version_id=cmd.template_version_id)
         require_writable_tenant(uow, cmd.tenant_id, deps.residency)
-        prop = uow.properties.get(cmd.property_id)
+        prop = prop_later()
         if prop is None:
             raise NotFound("property not found")
-        version, ref = _resolve_version(uow, cmd)
+        version = version_later()
 
         locale = cmd.locale or prop.locale
         formats = list(cmd.formats or version.formats)
@@ -94,13 +106,16 @@ def request_report_run(cmd: RequestReportRun, deps: Dependencies) -> RequestOutc
                               template_version_id=version.template_version_id, run_date=run_date)
         fingerprint = request_hash(property_id=prop.property_id, template_ref=ref, run_date=run_date,
                                    params=cmd.params, locale=locale, formats=formats)
+        # Scheduled and backfill runs are never refused (fairness.py); ad-hoc ones take the tenant's
+        # admission lock before the lookup below, so the lookup sees a concurrent twin's commit.
+        admit = admit_user_run(uow, cmd.tenant_id, deps) if cmd.origin is RunOrigin.USER else None
         existing = uow.runs.by_idempotency_key(key)
         if existing is None:
             # Archived versions are refused for new runs only: a retried request for an
             # existing run (above) still answers with that run.
             version.check_usable_for_new_run()
-            if cmd.origin is RunOrigin.USER:  # scheduled and backfill runs are never refused (fairness.py)
-                admit_user_run(uow, cmd.tenant_id, key, deps)
+            if admit is not None:
+                admit()
             run = ReportRun.request(
                 run_id=str(uuid.uuid4()), tenant_id=cmd.tenant_id, property_id=prop.property_id,
                 template_version_id=version.template_version_id, snapshot_hash=version.snapshot_hash,

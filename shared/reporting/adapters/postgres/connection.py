@@ -145,44 +145,152 @@ def local_connection_factory(info: ConnInfo) -> ConnectionFactory:
     return lambda: connect(info)
 
 
-def _one_round_trip(conn: Connection, sql: str, params: Mapping[str, Any]) -> Any:
-    """Parse, Bind, Describe, Execute and Sync in one flight: one network round trip per statement.
+# Statements queued on a connection (see `queue`), sent ahead of its next statement.
+_QUEUE = "_reporting_queue"
+
+
+class Later:
+    """A queued statement's result: filled by the connection's next round trip (or on first read)."""
+
+    __slots__ = ("_conn", "context")
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+        self.context: Any = None
+
+    def rows(self) -> list[dict[str, Any]]:
+        if self.context is None:
+            flush(self._conn)
+        return _rows(self.context)
+
+    def one(self) -> dict[str, Any] | None:
+        rows = self.rows()
+        return rows[0] if rows else None
+
+
+def queue(conn: Connection, sql: str, params: Mapping[str, Any] | None = None) -> Later:
+    """Queue a statement to travel with the connection's next one: one network round trip for both.
+
+    Pipelining, for statements whose result is not needed before the next statement is
+    written (BEGIN and the tenant setting, an advisory lock, the outbox rows before
+    COMMIT). The server still runs them in order, each with its own snapshot, and stops
+    at the first error: that error is raised by the statement that sends the queue.
+    """
+    statement, vals = _cached_convert_paramstyle("named", sql, dict(params or {}))
+    later = Later(conn)
+    conn.__dict__.setdefault(_QUEUE, []).append((statement, vals, later))
+    return later
+
+
+def queued(conn: Connection) -> bool:
+    return bool(conn.__dict__.get(_QUEUE))
+
+
+def discard_queue(conn: Connection) -> None:
+    """Forget statements never sent (a unit of work that ends before talking to the server)."""
+    conn.__dict__.pop(_QUEUE, None)
+
+
+def flush(conn: Connection) -> None:
+    """Send the queued statements now (nothing else to send with them)."""
+    if queued(conn):
+        _round_trip(conn, None)
+
+
+def _round_trip(conn: Connection, final: tuple[str, tuple] | None) -> Any:
+    """The queue plus `final` as Parse, Bind, Describe, Execute each and one Sync: one flight, one wait.
 
     pg8000's own unnamed execution waits for the server three times per statement
     (Parse, then Describe+Bind, then Execute); with a dozen statements per API call
     that was most of its latency. This uses pg8000's protocol primitives (pinned <2,
-    covered by every integration test) and the same parameter conversion.
+    covered by every integration test) and the same parameter conversion. Returns the
+    context of `final` (or of the last queued statement).
     """
     from pg8000 import core
 
-    if not conn._in_transaction and not conn.autocommit:
-        conn.execute_simple("begin transaction")  # what pg8000's cursor does: DB-API implicit transactions
-    statement, vals = _cached_convert_paramstyle("named", sql, params)
-    context = core.Context(statement)
-    conn.send_PARSE(core.NULL_BYTE, statement, ())
-    conn.send_BIND(core.NULL_BYTE, core.make_params(conn.py_types, vals))
-    conn._send_message(core.DESCRIBE, core.PORTAL + core.NULL_BYTE)
-    conn.send_EXECUTE()
+    items: list[tuple[str, tuple, Later | None]] = conn.__dict__.pop(_QUEUE, [])
+    if final is not None:
+        items.append((final[0], final[1], None))
+    if not conn._in_transaction and not conn.autocommit and not (items and items[0][0] == "BEGIN"):
+        items.insert(0, ("BEGIN", (), None))  # what pg8000's cursor does: DB-API implicit transactions
+    contexts = [core.Context(statement) for statement, _, _ in items]
+    for statement, vals, _ in items:
+        conn.send_PARSE(core.NULL_BYTE, statement, ())
+        conn.send_BIND(core.NULL_BYTE, core.make_params(conn.py_types, vals))
+        conn._send_message(core.DESCRIBE, core.PORTAL + core.NULL_BYTE)
+        conn.send_EXECUTE()
     core._write(conn._sock, core.SYNC_MSG)
     core._flush(conn._sock)
-    conn.handle_messages(context)
-    return context
+    # Read every answer up to ReadyForQuery, each statement's into its own context: a
+    # statement's answers end with CommandComplete; after an error the server skips the
+    # rest until Sync, so the error lands on the statement that failed.
+    done, last, code = 0, len(contexts) - 1, None
+    while code != core.READY_FOR_QUERY:
+        code, data_len = core.ci_unpack(core._read(conn._sock, 5))
+        conn.message_types[code](core._read(conn._sock, data_len - 4), contexts[min(done, last)])
+        if code in (core.COMMAND_COMPLETE, core.EMPTY_QUERY_RESPONSE):
+            done += 1
+    for context, (_, _, later) in zip(contexts, items):
+        if later is not None:
+            later.context = context
+    for context in contexts:
+        if context.error is not None:
+            raise context.error
+    return contexts[-1]
+
+
+def _one_round_trip(conn: Connection, sql: str, params: Mapping[str, Any]) -> Any:
+    return _round_trip(conn, _cached_convert_paramstyle("named", sql, params))
 
 
 def _simple(conn: Connection, sql: str) -> Any:
     """No parameters: the simple protocol, as pg8000's cursor does (it also runs multi-statement scripts)."""
+    flush(conn)
     if not conn._in_transaction and not conn.autocommit:
         conn.execute_simple("begin transaction")
     return conn.execute_simple(sql)
 
 
-def fetch_all(conn: Connection, sql: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
-    """Run one statement and return its rows as dicts."""
-    context = _one_round_trip(conn, sql, dict(params)) if params else _simple(conn, sql)
+def _rows(context: Any) -> list[dict[str, Any]]:
     if context.columns is None or context.rows is None:
         return []
     names = [c["name"] for c in context.columns]
     return [dict(zip(names, row)) for row in context.rows]
+
+
+def commit(conn: Connection) -> None:
+    """COMMIT, sent with whatever is queued; nothing at all if no statement ever reached the server."""
+    if not conn._in_transaction and all(statement in ("BEGIN", _SET_TENANT)
+                                        for statement, _, _ in conn.__dict__.get(_QUEUE, [])):
+        discard_queue(conn)
+        return
+    _round_trip(conn, ("COMMIT", ()))
+
+
+def rollback(conn: Connection) -> None:
+    """ROLLBACK in one round trip (pg8000's own takes two); statements never sent are forgotten."""
+    discard_queue(conn)
+    if conn._in_transaction:
+        conn.execute_simple("ROLLBACK")
+
+
+_SET_TENANT = "SELECT set_config('app.tenant_id', $1, true)"
+
+
+def begin_for_tenant(conn: Connection, tenant_id: str) -> None:
+    """Queue BEGIN and the transaction-local tenant setting: they travel with the first statement.
+
+    Transaction-local: the setting vanishes at COMMIT/ROLLBACK, so a pooled connection
+    can never leak one tenant's scope into the next unit of work.
+    """
+    queue(conn, "BEGIN")
+    conn.__dict__[_QUEUE].append((_SET_TENANT, (tenant_id,), None))
+
+
+def fetch_all(conn: Connection, sql: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+    """Run one statement and return its rows as dicts."""
+    context = _one_round_trip(conn, sql, dict(params)) if params else _simple(conn, sql)
+    return _rows(context)
 
 
 def fetch_one(conn: Connection, sql: str, params: Mapping[str, Any] | None = None) -> dict[str, Any] | None:

@@ -8,7 +8,9 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from reporting.adapters.postgres.connection import Connection, execute, fetch_all, fetch_one
+from typing import Callable
+
+from reporting.adapters.postgres.connection import Connection, fetch_all, fetch_one, queue
 from reporting.service_layer.fairness import FairnessStore, WindowCount
 from reporting.service_layer.slo import LateRun, SloFigures, SloStore
 
@@ -81,17 +83,17 @@ class PostgresFairnessStore(FairnessStore):
         row = fetch_one(self._conn, BUMP_WINDOW, {"tenant": tenant_id, "flag": flag, "bucket": bucket,
                                                   "window_start": window_start, "limit": limit})
         assert row is not None
-        if row["opened"]:
-            execute(self._conn, DROP_OLD_WINDOWS, {"tenant": tenant_id, "window_start": window_start})
+        if row["opened"]:  # queued: travels with the COMMIT
+            queue(self._conn, DROP_OLD_WINDOWS, {"tenant": tenant_id, "window_start": window_start})
         return WindowCount(enabled=bool(row["enabled"]), admitted=row["hits"] is not None, hits=row["hits"])
 
-    def lock_run_admission(self, tenant_id: str) -> None:
-        fetch_one(self._conn, LOCK_RUN_ADMISSION,
-                  {"ns": RUN_ADMISSION_NAMESPACE, "key": uuid.UUID(tenant_id).int & 0x7FFFFFFF})
-
-    def user_runs_in_flight(self, tenant_id: str) -> int:
-        row = fetch_one(self._conn, USER_RUNS_IN_FLIGHT, {"tenant": tenant_id})
-        return int(row["n"]) if row else 0
+    def lock_and_count_user_runs(self, tenant_id: str) -> Callable[[], int]:
+        # Queued, not sent: both travel with the caller's next statement. The count is its own
+        # statement after the lock's, so its snapshot sees every run committed while we waited.
+        queue(self._conn, LOCK_RUN_ADMISSION,
+              {"ns": RUN_ADMISSION_NAMESPACE, "key": uuid.UUID(tenant_id).int & 0x7FFFFFFF})
+        count = queue(self._conn, USER_RUNS_IN_FLIGHT, {"tenant": tenant_id})
+        return lambda: int(count.one()["n"])
 
 
 class PostgresSloStore(SloStore):

@@ -5,7 +5,7 @@ import json
 import uuid
 from typing import Any, Callable
 
-from reporting.adapters.postgres.connection import Connection, execute, fetch_all, fetch_one
+from reporting.adapters.postgres.connection import Connection, execute, fetch_all, fetch_one, queue
 from reporting.domain.artifact import Artifact
 from reporting.domain.errors import ConcurrentUpdate
 from reporting.domain.report_run import ReportRun, RunOrigin, RunState
@@ -66,10 +66,20 @@ class TenantRepository(_Repo):
              "moved_to": _s(tenant.moved_to_residency)})
 
 
+_PROPERTY = "SELECT * FROM reporting.properties WHERE property_id = :p::uuid"
+
+
 class PropertyRepository(_Repo):
     def get(self, property_id: str) -> Property | None:
-        row = fetch_one(self._conn, "SELECT * FROM reporting.properties WHERE property_id = :p::uuid",
-                        {"p": property_id})
+        return self._property(fetch_one(self._conn, _PROPERTY, {"p": property_id}))
+
+    def get_later(self, property_id: str) -> Callable[[], Property | None]:
+        """`get`, queued to travel with the transaction's next statement (one round trip for both)."""
+        later = queue(self._conn, _PROPERTY, {"p": property_id})
+        return lambda: self._property(later.one())
+
+    @staticmethod
+    def _property(row: dict[str, Any] | None) -> Property | None:
         if row is None:
             return None
         return Property(
@@ -99,6 +109,15 @@ class PropertyRepository(_Repo):
 _VERSION_SELECT = """
     SELECT v.*, t.key AS template_key FROM reporting.template_versions v
     JOIN reporting.templates t USING (template_id)"""
+
+
+_LATEST_PUBLISHED = _VERSION_SELECT + """
+    WHERE v.template_id = :t::uuid AND v.status = 'published' ORDER BY v.version DESC LIMIT 1"""
+# by_key, then latest_published, in one statement
+_LATEST_PUBLISHED_BY_KEY = _VERSION_SELECT + """
+    WHERE v.template_id = (SELECT template_id FROM reporting.templates WHERE key = :k
+                            ORDER BY (tenant_id IS NULL) LIMIT 1)
+      AND v.status = 'published' ORDER BY v.version DESC LIMIT 1"""
 
 
 class TemplateRepository(_Repo):
@@ -146,10 +165,27 @@ class TemplateRepository(_Repo):
         return self._version(row) if row else None
 
     def latest_published(self, template_id: str) -> TemplateVersion | None:
-        row = fetch_one(self._conn, _VERSION_SELECT + """
-            WHERE v.template_id = :t::uuid AND v.status = 'published' ORDER BY v.version DESC LIMIT 1""",
-            {"t": template_id})
+        row = fetch_one(self._conn, _LATEST_PUBLISHED, {"t": template_id})
         return self._version(row) if row else None
+
+    def pinnable_version_later(self, *, key: str | None = None, template_id: str | None = None,
+                               template_version_id: str | None = None) -> Callable[[], TemplateVersion | None]:
+        """The version a new run would pin, as a queued read (it travels with the next statement): the one
+        named by id, else the latest published version of the template named by id or by key (the
+        tenant's own key winning over a platform one). Exactly one of the three names is given."""
+        if template_version_id:
+            later = queue(self._conn, _VERSION_SELECT + " WHERE v.template_version_id = :v::uuid",
+                          {"v": template_version_id})
+        elif template_id:
+            later = queue(self._conn, _LATEST_PUBLISHED, {"t": template_id})
+        else:
+            later = queue(self._conn, _LATEST_PUBLISHED_BY_KEY, {"k": key})
+
+        def version() -> TemplateVersion | None:
+            row = later.one()
+            return self._version(row) if row else None
+
+        return version
 
     def next_version_number(self, template_id: str) -> int:
         row = fetch_one(self._conn, """
@@ -395,7 +431,8 @@ class AuditRepository(_Repo):
 
 class OutboxRepository(_Repo):
     def add(self, envelope: dict[str, Any]) -> None:
-        execute(self._conn, """
+        """Queued: the row travels with the transaction's COMMIT (a failed insert fails the commit)."""
+        queue(self._conn, """
             INSERT INTO reporting.outbox (event_id, tenant_id, subject, aggregate_id, envelope)
             VALUES (:e::uuid, :t::uuid, :s, :a, :env::jsonb)""",
             {"e": envelope["event_id"], "t": envelope["tenant_id"],

@@ -5,7 +5,8 @@ import uuid
 from typing import Any, Callable
 
 from reporting.adapters.postgres import repositories as repos
-from reporting.adapters.postgres.connection import Connection
+from reporting.adapters.postgres.connection import (Connection, begin_for_tenant, commit, discard_queue, queued,
+                                                    rollback)
 from reporting.adapters.postgres.pool import ConnectionPool
 from reporting.adapters.postgres.schedule_repository import ScheduleRepository
 from reporting.adapters.postgres.submission_repository import SubmissionRepository
@@ -43,12 +44,8 @@ class PostgresUnitOfWork(UnitOfWork):
         self._seen = []
         self._broken = False
         try:
-            # Transaction-local: the setting vanishes at COMMIT/ROLLBACK, so a pooled
-            # connection can never leak one tenant's scope into the next unit of work.
-            # BEGIN and the setting travel in one round trip (a simple query cannot take
-            # parameters, so the id is inlined only after it parsed as a UUID).
-            tenant = str(uuid.UUID(self.tenant_id)) if self.tenant_id else ""
-            self._conn.execute_simple(f"BEGIN; SELECT set_config('app.tenant_id', '{tenant}', true)")
+            # BEGIN and the tenant setting are queued: they travel with the first statement.
+            begin_for_tenant(self._conn, str(uuid.UUID(self.tenant_id)) if self.tenant_id else "")
         except Exception:
             self._broken = True
             self._end()
@@ -89,7 +86,7 @@ class PostgresUnitOfWork(UnitOfWork):
 
     def _commit(self) -> None:
         try:
-            self.connection.commit()
+            commit(self.connection)
         except Exception:
             self._broken = True
             raise
@@ -98,11 +95,14 @@ class PostgresUnitOfWork(UnitOfWork):
         if self._conn is None:
             return
         try:
-            self._conn.rollback()
+            rollback(self._conn)
         except Exception:
             self._broken = True
 
     def _end(self) -> None:
         if self._conn is not None:
+            if queued(self._conn):  # statements never sent: the transaction never finished cleanly
+                discard_queue(self._conn)
+                self._broken = True
             self._pool.put(self._conn, broken=self._broken)
             self._conn = None
