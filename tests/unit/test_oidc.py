@@ -162,6 +162,34 @@ def test_expired_token_is_rejected(idp, clock, verifier):
     assert rejected(verifier, token).message == "token expired"
 
 
+def test_a_token_verified_once_is_still_refused_once_it_expires(idp, clock, verifier):
+    token = user_token(idp, clock, ttl_seconds=60)
+    assert verifier.verify(token).kind == "user"  # now cached
+    clock.advance(60 + 31)
+    assert rejected(verifier, token).message == "token expired"
+
+
+def test_a_repeated_token_is_verified_once_then_again_after_the_cache_ttl(idp, clock, verifier, monkeypatch):
+    decodes = []
+    real_decode = verifier._decode
+    monkeypatch.setattr(verifier, "_decode", lambda *a: decodes.append(1) or real_decode(*a))
+    token = user_token(idp, clock, ttl_seconds=3600)
+    first = verifier.verify(token)
+    assert verifier.verify(token) == first and len(decodes) == 1
+    clock.advance(OidcVerifier.VERIFIED_TTL_SECONDS)
+    assert verifier.verify(token) == first and len(decodes) == 2  # signature and keys checked afresh
+
+
+def test_a_tampered_copy_of_a_cached_token_is_not_a_cache_hit(idp, clock, verifier):
+    token = user_token(idp, clock)
+    verifier.verify(token)
+    header, payload, signature = token.split(".")
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    claims["roles"] = ["admin"]
+    assert rejected(verifier, f"{header}.{b64(json.dumps(claims).encode())}.{signature}").message == \
+        "signature does not verify"
+
+
 def test_token_not_yet_valid_is_rejected(idp, clock, verifier):
     token = user_token(idp, clock, extra_claims={"nbf": clock.now + 600})
     assert rejected(verifier, token).message == "token not yet valid"

@@ -195,11 +195,29 @@ class OidcVerifier:
         self._issuers = {i.issuer: i for i in issuers}
         self._caches = {i.issuer: _JwksCache(i, fetch or fetch_json, clock, jwks_ttl_seconds,
                                              min_refresh_interval_seconds) for i in issuers}
+        # token → (claims, result, verified at): a front end sends the same ID token for up to an
+        # hour, and pyjwt's decode costs ~0.4 ms a call. A hit re-checks the time claims; an entry
+        # lives at most VERIFIED_TTL_SECONDS, well under the JWKS cache's own hour.
+        self._verified: dict[str, tuple[Mapping[str, Any], VerifiedToken, float]] = {}
+
+    VERIFIED_TTL_SECONDS = 300
+    VERIFIED_MAX_ENTRIES = 4096
 
     def verify(self, token: str) -> VerifiedToken:
         """Return the verified token or raise AuthnRequired with a short reason."""
         if not isinstance(token, str) or not token or len(token) > _MAX_TOKEN_CHARS:
             raise AuthnRequired("malformed token")
+        hit = self._verified.get(token)
+        if hit is not None and self._clock() - hit[2] < self.VERIFIED_TTL_SECONDS:
+            self._check_times(hit[0])
+            return hit[1]
+        claims, result = self._verify_signed(token)
+        if len(self._verified) >= self.VERIFIED_MAX_ENTRIES:
+            self._verified.clear()  # crude but bounded; refilling costs one decode per live token
+        self._verified[token] = (claims, result, self._clock())
+        return result
+
+    def _verify_signed(self, token: str) -> tuple[Mapping[str, Any], VerifiedToken]:
         header, issuer = self._inspect_unverified(token)
         alg = header.get("alg")
         if alg not in self._algorithms:
@@ -218,8 +236,8 @@ class OidcVerifier:
         claims = self._decode(token, candidates[0], alg, issuer)
         self._check_times(claims)
         if issuer.kind == "scheduler":
-            return _scheduler_token(issuer, claims)
-        return _user_token(issuer, claims)
+            return claims, _scheduler_token(issuer, claims)
+        return claims, _user_token(issuer, claims)
 
     def _inspect_unverified(self, token: str) -> tuple[dict[str, Any], TrustedIssuer]:
         # Read unverified only to choose the issuer and key; nothing here is trusted until the signature checks.
