@@ -8,13 +8,14 @@ EXTRAS := dev$(if $(wildcard /usr/lib/postgresql/*/bin/initdb),,$(comma)embedded
 comma := ,
 PYTEST_ARGS ?=
 
-.PHONY: help install demo serve test lint seed clean
+.PHONY: help install demo serve test lint seed bundle clean
 
 help:
 	@echo "make demo   three residencies, one hotel each: yesterday's daily occupancy end to end (PDFs under out/)"
 	@echo "make serve  the API on http://127.0.0.1:8080 over the demo data (RESIDENCY=AF|IN|KSA), prints dev tokens"
 	@echo "make test   migration lint, seed check, unit + integration tests on a real Postgres"
 	@echo "make seed   regenerate migrations/0005_seed_platform_templates.sql from the template catalog"
+	@echo "make bundle deployable zips under build/bundles/ (one per function, one for the jobs' image), reproducible"
 	@echo "make lint   the CI gates: migrations (RLS, forward-only), event schemas (additive only), pyflakes"
 
 $(VENV)/.installed: pyproject.toml
@@ -39,6 +40,9 @@ lint: install
 
 seed: install
 	$(PY) -m reporting.cli catalog seed
+
+bundle: install
+	$(PY) -m reporting.cli bundle
 
 test: lint
 	$(PY) -m reporting.cli catalog seed --check

@@ -150,6 +150,23 @@ def _demo(args: argparse.Namespace) -> int:
     return run_demo(home=Path(args.home), out=Path(args.out), days=args.days)
 
 
+def _bundle(args: argparse.Namespace) -> int:
+    """The deployable archives Terraform uploads: one per function, one for the jobs' image."""
+    import hashlib
+
+    from reporting.packaging.bundles import BundleError, build_all, build_bundle
+
+    try:
+        paths = [build_bundle(args.only, Path(args.out))] if args.only else build_all(Path(args.out))
+    except BundleError as exc:
+        print(f"reporting bundle: {exc}", file=sys.stderr)
+        return 2
+    for path in paths:
+        data = path.read_bytes()
+        print(f"{path}  {len(data)} bytes  sha256:{hashlib.sha256(data).hexdigest()}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="reporting", description="Melmastoon reporting-service")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -213,6 +230,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", default="out", help="where the artifacts land")
     p.add_argument("--days", type=int, default=90, help="days of synthetic hotel history")
     p.set_defaults(func=_demo)
+
+    p = sub.add_parser("bundle", help="build each function's and the jobs' deployable zip (reproducible)")
+    p.add_argument("--out", default="build/bundles", help="where the archives land")
+    p.add_argument("--only", metavar="NAME", help="one bundle: a function's name, or jobs")
+    p.set_defaults(func=_bundle)
 
     args = parser.parse_args(argv)
     return int(args.func(args) or 0)
