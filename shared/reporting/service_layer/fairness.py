@@ -62,8 +62,9 @@ class FairnessStore(ABC):
 
     @abstractmethod
     def bump_window(self, tenant_id: str, bucket: str, window_start: datetime, limit: int,
-                    flag: str) -> WindowCount:
-        """Count one call in the tenant's window unless `limit` is reached; drop the tenant's older windows."""
+                    flag: str) -> Callable[[], WindowCount]:
+        """Count one call in the tenant's window unless `limit` is reached; drop the tenant's older windows.
+        The store may defer the statement until the transaction commits; the callable gives what it found."""
 
     @abstractmethod
     def lock_and_count_user_runs(self, tenant_id: str) -> Callable[[], int]:
@@ -104,26 +105,27 @@ def admit_request(tenant_id: str, method: str, deps: Dependencies, fairness: Fai
     limit = fairness.limits.per_minute(bucket)
     now = deps.clock.now()
     with deps.uow(tenant_id) as uow:
-        count = fairness.store(uow).bump_window(tenant_id, bucket, window_start(now), limit, REPORTING_FLAG)
+        counted = fairness.store(uow).bump_window(tenant_id, bucket, window_start(now), limit, REPORTING_FLAG)
         uow.commit()
+    count = counted()
     if count.enabled and not count.admitted:
         raise RateLimited(f"too many {bucket} requests for this tenant; retry after the window",
                           retry_after_seconds=seconds_until_next_window(now), limit=limit,
                           window_seconds=int(WINDOW.total_seconds()), scope=f"{bucket}_requests")
 
 
-def admit_user_run(uow: Any, tenant_id: str, deps: Dependencies) -> Callable[[], None]:
+def admit_user_run(uow: Any, tenant_id: str, deps: Dependencies) -> Callable[[], None] | None:
     """Take the tenant's admission lock and count its ad-hoc runs in flight; return the check for a new run.
 
     Called inside the request's unit of work *before* its idempotency lookup, so that
     lookup runs under the lock: a concurrent request with the same key that committed
     while we waited is found there and answered as a replay (never refused). The
     returned check raises RateLimited while the tenant is at its in-flight cap; call it
-    only when the run is new.
+    only when the run is new. None (no lock taken) where no limits are configured.
     """
     fairness = fairness_of(deps)
     if fairness is None:
-        return lambda: None
+        return None
     in_flight = fairness.store(uow).lock_and_count_user_runs(tenant_id)
     limit = fairness.limits.max_runs_in_flight
 

@@ -122,6 +122,12 @@ def request_report_run(cmd: RequestReportRun, deps: Dependencies) -> RequestOutc
                 params=dict(cmd.params), locale=locale, formats=formats, run_date=run_date, origin=cmd.origin,
                 idempotency_key=key, request_hash=fingerprint, requested_by=cmd.requested_by,
                 correlation_id=cmd.correlation_id or str(uuid.uuid4()), now=now, supersedes=cmd.supersedes)
+            if admit is not None:
+                # Under the tenant's admission lock no twin can have taken this key since the lookup:
+                # the insert travels with the outbox row and COMMIT, one round trip for the three.
+                uow.runs.add_with_commit(run)
+                uow.commit()
+                return RequestOutcome(run, created=True)
             if uow.runs.add(run):
                 uow.commit()
                 return RequestOutcome(run, created=True)
@@ -163,11 +169,16 @@ def rerender_report_run(cmd: RerenderReportRun, deps: Dependencies) -> RequestOu
         if old is None:
             raise NotFound("run not found")
         key = idempotency_key(RunOrigin.USER, user_key=cmd.idempotency_key)
+        # The replacement is an ad-hoc run like any other: same admission lock (so it cannot race a
+        # POST /runs with the same key) and the same in-flight cap.
+        admit = admit_user_run(uow, cmd.tenant_id, deps)
         existing = uow.runs.by_idempotency_key(key)
         if existing is not None:
             if existing.supersedes != old.run_id:
                 raise IdempotencyKeyReused(key)
             return RequestOutcome(existing, created=False)
+        if admit is not None:
+            admit()
         if old.state is RunState.SUPERSEDED:
             raise IllegalStateTransition("report run", old.state, RunState.SUPERSEDED)
         old_version = uow.templates.get_version(old.template_version_id)

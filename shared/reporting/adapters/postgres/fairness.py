@@ -10,13 +10,14 @@ from datetime import datetime
 
 from typing import Callable
 
-from reporting.adapters.postgres.connection import Connection, fetch_all, fetch_one, queue
+from reporting.adapters.postgres.connection import Connection, fetch_all, queue
 from reporting.service_layer.fairness import FairnessStore, WindowCount
 from reporting.service_layer.slo import LateRun, SloFigures, SloStore
 
 # Counts one call in the tenant's window, only for a tenant the request gate would let in
 # (mirrored, flag on) and only while under the limit: a refused call leaves the row as it was.
-# `opened` (xmax = 0: the row was inserted, not updated) says this call started a new window.
+# Delete-on-write: every bump also drops the tenant's older windows (a primary-key range of a
+# row or two), so a tenant keeps at most one row per bucket however long it runs.
 BUMP_WINDOW = """
 WITH enabled AS (
   -- set_config here (not a separate SET LOCAL) saves a round trip: a counter lost in a
@@ -24,22 +25,18 @@ WITH enabled AS (
   SELECT tenant_id FROM reporting.tenants, (SELECT set_config('synchronous_commit', 'off', true)) AS async_commit
    WHERE tenant_id = CAST(:tenant AS uuid)
      AND coalesce(features -> CAST(:flag AS text) = 'true'::jsonb, false)
+), dropped AS (
+  DELETE FROM reporting.rate_limits
+   WHERE tenant_id = CAST(:tenant AS uuid) AND window_start < CAST(:window_start AS timestamptz)
 ), bumped AS (
   INSERT INTO reporting.rate_limits AS r (tenant_id, bucket, window_start, hits)
   SELECT tenant_id, CAST(:bucket AS text), CAST(:window_start AS timestamptz), 1 FROM enabled
   ON CONFLICT (tenant_id, bucket, window_start) DO UPDATE SET hits = r.hits + 1
    WHERE r.hits < CAST(:limit AS integer)
-  RETURNING r.hits, (r.xmax = 0) AS opened
+  RETURNING r.hits
 )
-SELECT EXISTS (SELECT 1 FROM enabled) AS enabled, b.hits, coalesce(b.opened, false) AS opened
+SELECT EXISTS (SELECT 1 FROM enabled) AS enabled, b.hits
   FROM (SELECT 1) AS one LEFT JOIN bumped AS b ON true
-"""
-
-# Delete-on-write: whoever opens a tenant's new window drops its older ones, so a tenant
-# keeps at most one row per bucket however long it runs.
-DROP_OLD_WINDOWS = """
-DELETE FROM reporting.rate_limits
- WHERE tenant_id = CAST(:tenant AS uuid) AND window_start < CAST(:window_start AS timestamptz)
 """
 
 LOCK_RUN_ADMISSION = "SELECT 1 AS locked FROM (SELECT pg_advisory_xact_lock(:ns, :key)) AS l"
@@ -79,13 +76,17 @@ class PostgresFairnessStore(FairnessStore):
         self._conn = conn
 
     def bump_window(self, tenant_id: str, bucket: str, window_start: datetime, limit: int,
-                    flag: str) -> WindowCount:
-        row = fetch_one(self._conn, BUMP_WINDOW, {"tenant": tenant_id, "flag": flag, "bucket": bucket,
-                                                  "window_start": window_start, "limit": limit})
-        assert row is not None
-        if row["opened"]:  # queued: travels with the COMMIT
-            queue(self._conn, DROP_OLD_WINDOWS, {"tenant": tenant_id, "window_start": window_start})
-        return WindowCount(enabled=bool(row["enabled"]), admitted=row["hits"] is not None, hits=row["hits"])
+                    flag: str) -> Callable[[], WindowCount]:
+        # Queued: the bump travels with the transaction's COMMIT, one round trip for the lot.
+        later = queue(self._conn, BUMP_WINDOW, {"tenant": tenant_id, "flag": flag, "bucket": bucket,
+                                                "window_start": window_start, "limit": limit})
+
+        def count() -> WindowCount:
+            row = later.one()
+            assert row is not None
+            return WindowCount(enabled=bool(row["enabled"]), admitted=row["hits"] is not None, hits=row["hits"])
+
+        return count
 
     def lock_and_count_user_runs(self, tenant_id: str) -> Callable[[], int]:
         # Queued, not sent: both travel with the caller's next statement. The count is its own

@@ -286,6 +286,14 @@ _RUN_COLUMNS = ("run_id", "tenant_id", "property_id", "template_version_id", "sn
                 "requested_at", "due_by", "started_at", "finished_at")
 
 
+_INSERT_RUN = f"""
+    INSERT INTO reporting.report_runs ({", ".join(_RUN_COLUMNS)})
+    VALUES (:run_id::uuid, :tenant_id::uuid, :property_id::uuid, :template_version_id::uuid, :snapshot_hash,
+            :params::jsonb, :locale, :formats, :run_date, :origin, :idempotency_key, :request_hash, :state,
+            :attempts, :error_code, :error_message, :requested_by, :correlation_id::uuid,
+            :supersedes::uuid, :superseded_by::uuid, :requested_at, :due_by, :started_at, :finished_at)"""
+
+
 class ReportRunRepository(_Repo):
     def _run(self, row: dict[str, Any]) -> ReportRun:
         run = ReportRun(
@@ -313,18 +321,18 @@ class ReportRunRepository(_Repo):
 
     def add(self, run: ReportRun) -> bool:
         """Insert unless the tenant already has a run under this idempotency key; True if inserted."""
-        params = self._params(run)
-        inserted = fetch_one(self._conn, f"""
-            INSERT INTO reporting.report_runs ({", ".join(_RUN_COLUMNS)})
-            VALUES (:run_id::uuid, :tenant_id::uuid, :property_id::uuid, :template_version_id::uuid, :snapshot_hash,
-                    :params::jsonb, :locale, :formats, :run_date, :origin, :idempotency_key, :request_hash, :state,
-                    :attempts, :error_code, :error_message, :requested_by, :correlation_id::uuid,
-                    :supersedes::uuid, :superseded_by::uuid, :requested_at, :due_by, :started_at, :finished_at)
+        inserted = fetch_one(self._conn, _INSERT_RUN + """
             ON CONFLICT (tenant_id, idempotency_key) DO NOTHING
-            RETURNING run_id""", params)
+            RETURNING run_id""", self._params(run))
         if inserted:
             self._track(run)
         return inserted is not None
+
+    def add_with_commit(self, run: ReportRun) -> None:
+        """Insert with the transaction's COMMIT (queued). For a caller that holds the tenant's admission lock
+        and found the key free: a duplicate key is not expected, and would fail the commit, not pass silently."""
+        queue(self._conn, _INSERT_RUN, self._params(run))
+        self._track(run)
 
     def list(self, *, limit: int, state: str | None = None, template_id: str | None = None,
              template_version_id: str | None = None, property_ids: list[str] | None = None,
