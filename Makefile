@@ -8,7 +8,7 @@ EXTRAS := dev$(if $(wildcard /usr/lib/postgresql/*/bin/initdb),,$(comma)embedded
 comma := ,
 PYTEST_ARGS ?=
 
-.PHONY: help install demo serve test lint seed bundle clean
+.PHONY: help install demo serve test lint seed bundle checkov clean
 
 help:
 	@echo "make demo   three residencies, one hotel each: yesterday's daily occupancy end to end (PDFs under out/)"
@@ -16,7 +16,7 @@ help:
 	@echo "make test   migration lint, seed check, unit + integration tests on a real Postgres"
 	@echo "make seed   regenerate migrations/0005_seed_platform_templates.sql from the template catalog"
 	@echo "make bundle deployable zips under build/bundles/ (one per function, one for the jobs' image), reproducible"
-	@echo "make lint   the CI gates: migrations (RLS, forward-only), event schemas (additive only), pyflakes"
+	@echo "make lint   the CI gates: checkov on terraform/, migrations (RLS, forward-only), event schemas (additive only), OpenAPI, pyflakes"
 
 $(VENV)/.installed: pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -33,6 +33,7 @@ serve: install
 	$(PY) -m reporting.cli serve --residency $(or $(RESIDENCY),AF) --port $(or $(PORT),8080)
 
 lint: install
+	bash terraform/checkov.sh
 	$(PY) -m reporting.cli db lint
 	$(PY) -m reporting.cli events check
 	$(PY) -m reporting.cli api openapi --check
@@ -43,6 +44,9 @@ seed: install
 
 bundle: install
 	$(PY) -m reporting.cli bundle
+
+checkov:
+	bash terraform/checkov.sh
 
 test: lint
 	$(PY) -m reporting.cli catalog seed --check

@@ -1,0 +1,119 @@
+# Inputs of the AF root. Decisions about this residency (regions, retention, adapters) are set
+# in terraform.tfvars; identifiers of the deployment (project, network, billing, image digest…) come
+# from the deployment environment: TF_VAR_<name> in CI, or -var-file of the operator's own file.
+
+variable "project_id" {
+  type        = string
+  description = "The AF residency's Google Cloud project."
+}
+
+variable "region" {
+  type        = string
+  description = "Primary region for AF. Google Cloud has no region in Afghanistan: REQUIRED, NO DEFAULT, and not set in terraform.tfvars until the DEPLOYMENT_TOPOLOGY decision records one (terraform/README.md, hosting regions)."
+}
+
+variable "secondary_region" {
+  type        = string
+  description = "Second region for AF data; null unless the DEPLOYMENT_TOPOLOGY decision names one."
+  nullable    = true
+}
+
+variable "network" {
+  type        = string
+  description = "VPC network id with private services access for Cloud SQL (projects/P/global/networks/N)."
+}
+
+variable "vpc_connector_cidr" {
+  type        = string
+  description = "Unused /28 in the network for the Serverless VPC Access connector."
+}
+
+variable "bundle_dir" {
+  type        = string
+  description = "Directory of the function bundles built by `make bundle`, relative to this root."
+  default     = "../../../build/bundles"
+}
+
+variable "jobs_image" {
+  type        = string
+  description = "Jobs container image pinned by digest, built by CI from the jobs bundle."
+}
+
+variable "request_ingress" {
+  type        = string
+  description = "Ingress of the HTTP API function: ALLOW_INTERNAL_AND_GCLB (behind the platform load balancer) or ALLOW_ALL."
+  default     = "ALLOW_INTERNAL_AND_GCLB"
+}
+
+variable "oidc_user_issuers" {
+  type = list(object({
+    issuer    = string
+    jwks_uri  = string
+    audiences = list(string)
+  }))
+  description = "The platform identity provider(s) whose user ID tokens the API accepts."
+}
+
+variable "tenant_service_url" {
+  type        = string
+  description = "tenant-service base URL in this residency (owner of feature.reporting_v1)."
+}
+
+variable "warehouse_project_id" {
+  type        = string
+  description = "Project of this residency's BigQuery warehouse."
+}
+
+variable "warehouse_dataset_id" {
+  type        = string
+  description = "Curated BigQuery dataset of the warehouse."
+}
+
+variable "regulatory_retention_days" {
+  type        = number
+  description = "Retention period of the regulatory bucket, in days (the residency's regulatory class)."
+}
+
+variable "regulatory_retention_locked" {
+  type        = bool
+  description = "Lock the regulatory bucket's retention policy (irreversible)."
+}
+
+variable "adapter_secrets" {
+  type        = list(string)
+  description = "Secret containers of the regulatory adapters switched on in this residency."
+}
+
+variable "inbound_transfer_writers" {
+  type        = list(string)
+  description = "Residency-export service accounts of the other residencies allowed to write into this transfer bucket."
+  default     = []
+}
+
+variable "notification_channels" {
+  type        = list(string)
+  description = "Monitoring notification channel ids the alerts and the budget page."
+}
+
+variable "billing_account" {
+  type        = string
+  description = "Billing account id carrying the warehouse budget."
+}
+
+variable "warehouse_budget" {
+  type = object({
+    amount        = number
+    currency_code = string
+  })
+  description = "Monthly BigQuery budget of this residency's project."
+}
+
+variable "ci_repository" {
+  type        = string
+  description = "owner/name of the repository whose CI deploys this residency."
+}
+
+variable "ci_environment" {
+  type        = string
+  description = "The CI deployment environment allowed to deploy this residency (sub = repo:<ci_repository>:environment:<ci_environment>)."
+}
