@@ -167,6 +167,31 @@ def _bundle(args: argparse.Namespace) -> int:
     return 0
 
 
+def _watchdog_runs(args: argparse.Namespace) -> int:
+    """The runs watchdog job: fail runs stuck in rendering, log each tenant's SLO metric line."""
+    from datetime import timedelta
+
+    from reporting.bootstrap import Services
+    from reporting.config import Settings
+    from reporting.logs import configure, get_logger
+    from reporting.service_layer.watchdogs import fail_stuck_runs, log_tenant_slos
+
+    configure()
+    log = get_logger("reporting.jobs.watchdog_runs")
+    services = Services(Settings.from_env())
+    try:
+        now = services.clock.now()
+        report = fail_stuck_runs(now, services.deps,
+                                 timeout=timedelta(minutes=services.settings.render_timeout_minutes))
+        if not args.no_slo:
+            log_tenant_slos(now, services.deps, services.service_level, report)
+    finally:
+        services.close()
+    log.info("runs watchdog done", extra={"watchdog": {k: v for k, v in report.__dict__.items()
+                                                       if k != "failed_run_ids"}})
+    return 1 if report.errors else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="reporting", description="Melmastoon reporting-service")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -230,6 +255,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", default="out", help="where the artifacts land")
     p.add_argument("--days", type=int, default=90, help="days of synthetic hotel history")
     p.set_defaults(func=_demo)
+
+    watchdog = sub.add_parser("watchdog", help="watchdog jobs").add_subparsers(dest="watchdog_command",
+                                                                               required=True)
+    p = watchdog.add_parser("runs", help="fail runs stuck in rendering; log each tenant's SLO metric line")
+    p.add_argument("--no-slo", action="store_true", help="only the stuck runs")
+    p.set_defaults(func=_watchdog_runs)
+
+    p = sub.add_parser("backfill", help="request the report runs of past business dates (at most 90 days back)")
+    from reporting.entrypoints import backfill_job
+
+    backfill_job.add_arguments(p)
+    p.set_defaults(func=backfill_job.run)
 
     p = sub.add_parser("bundle", help="build each function's and the jobs' deployable zip (reproducible)")
     p.add_argument("--out", default="build/bundles", help="where the archives land")

@@ -56,6 +56,8 @@ class Settings:
     max_runs_in_flight: int = 50
     # Per-tenant SLO target (SPEC §3): share of runs succeeded by their due time
     slo_target: float = 0.99
+    # The runs watchdog fails a run still `rendering` this long after it started (service_layer/watchdogs.py)
+    render_timeout_minutes: int = 30
 
     @property
     def uses_cloud_sql(self) -> bool:
@@ -120,6 +122,8 @@ class Settings:
         if tenant_service_url and not tenant_service_url.startswith(("https://", "http://127.0.0.1",
                                                                       "http://localhost")):
             problems.append("REPORTING_TENANT_SERVICE_URL must be https (plain http only for localhost)")
+        render_timeout = _bounded_int(env, "REPORTING_RENDER_TIMEOUT_MINUTES", 30, 10, 1440,
+            "REPORTING_RENDER_TIMEOUT_MINUTES must be 10..1440 (a render's own timeout is 9 minutes)", problems)
         tenant_ttl = _bounded_int(env, "REPORTING_TENANT_TTL_SECONDS", 60, 1, 3600,
             "REPORTING_TENANT_TTL_SECONDS must be 1..3600", problems)
         oidc_issuers: tuple = ()
@@ -152,6 +156,7 @@ class Settings:
             rate_limit_per_minute=rate_limit,
             max_runs_in_flight=max_in_flight,
             slo_target=slo_target,
+            render_timeout_minutes=render_timeout,
             tenant_service_url=tenant_service_url,
             tenant_ttl_seconds=tenant_ttl,
         )

@@ -67,13 +67,20 @@ def idempotency_key(origin: RunOrigin, *, user_key: str | None = None, schedule_
     return f"backfill:{property_id}:{template_version_id}:{run_date.isoformat()}"
 
 
+def request_fingerprint(*, property_id: str, template_ref: str, run_date: date, params: dict[str, Any], locale: str,
+                        formats: list[str]) -> bytes:
+    """The canonical JSON that request_hash hashes (the backfill's set-based form hashes it in SQL)."""
+    return canonical_json({
+        "property_id": property_id, "template": template_ref, "run_date": run_date.isoformat(),
+        "params": params, "locale": locale, "formats": sorted(formats),
+    })
+
+
 def request_hash(*, property_id: str, template_ref: str, run_date: date, params: dict[str, Any], locale: str,
                  formats: list[str]) -> str:
     """Fingerprint of what was asked for: the same key with a different request is a conflict."""
-    return hashlib.sha256(canonical_json({
-        "property_id": property_id, "template": template_ref, "run_date": run_date.isoformat(),
-        "params": params, "locale": locale, "formats": sorted(formats),
-    })).hexdigest()
+    return hashlib.sha256(request_fingerprint(property_id=property_id, template_ref=template_ref, run_date=run_date,
+                                              params=params, locale=locale, formats=formats)).hexdigest()
 
 
 @dataclass

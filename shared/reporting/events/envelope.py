@@ -49,5 +49,16 @@ class Envelope:
         }
 
     @classmethod
+    def for_event(cls, event: Any, *, event_id: str, occurred_at: str, tenant_id: str, residency: str,
+                  correlation_id: str, causation_id: str | None) -> "Envelope":
+        """The envelope of a domain event (subject.vN, aggregate id, data) as the outbox stores it."""
+        subject, version = split_event_type(event.subject)
+        return cls(event_id=event_id, subject=subject, version=version, occurred_at=occurred_at,
+                   tenant_id=tenant_id, residency=residency,
+                   correlation_id=event.correlation_id or correlation_id,
+                   causation_id=event.causation_id or causation_id, aggregate_id=event.aggregate_id,
+                   data=event.data)
+
+    @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> "Envelope":
         return cls(**{name: raw.get(name) for name in cls.__dataclass_fields__})  # type: ignore[arg-type]

@@ -168,6 +168,18 @@ class TemplateRepository(_Repo):
         row = fetch_one(self._conn, _LATEST_PUBLISHED, {"t": template_id})
         return self._version(row) if row else None
 
+    def latest_published_per_key(self, keys: list[str] | None = None) -> list[TemplateVersion]:
+        """For each template key the tenant sees (or each of `keys`): the latest published version, the tenant's
+        own template winning over a platform one with the same key. Ordered by key."""
+        rows = fetch_all(self._conn, _VERSION_SELECT + """
+            WHERE v.status = 'published' AND (CAST(:keys AS text[]) IS NULL OR t.key = ANY (CAST(:keys AS text[])))
+            ORDER BY t.key, (t.tenant_id IS NULL), v.version DESC""", {"keys": keys})
+        latest: dict[str, TemplateVersion] = {}
+        for row in rows:
+            if row["template_key"] not in latest:
+                latest[row["template_key"]] = self._version(row)
+        return list(latest.values())
+
     def pinnable_version_later(self, *, key: str | None = None, template_id: str | None = None,
                                template_version_id: str | None = None) -> Callable[[], TemplateVersion | None]:
         """The version a new run would pin, as a queued read (it travels with the next statement): the one
@@ -314,6 +326,13 @@ class ReportRunRepository(_Repo):
         sql = "SELECT * FROM reporting.report_runs WHERE run_id = :r::uuid" + (" FOR UPDATE" if for_update else "")
         row = fetch_one(self._conn, sql, {"r": run_id})
         return self._run(row) if row else None
+
+    def stuck(self, started_before: Any, limit: int) -> list[tuple[str, str]]:
+        """(run id, tenant id) of runs in `rendering` since before `started_before`, across tenants, oldest first
+        (the audited definer function; only the watchdog calls this, in a unit of work without a tenant)."""
+        rows = fetch_all(self._conn, "SELECT run_id, tenant_id FROM reporting.stuck_runs(:before, :limit)",
+                         {"before": started_before, "limit": limit})
+        return [(str(r["run_id"]), str(r["tenant_id"])) for r in rows]
 
     def by_idempotency_key(self, key: str) -> ReportRun | None:
         row = fetch_one(self._conn, "SELECT * FROM reporting.report_runs WHERE idempotency_key = :k", {"k": key})

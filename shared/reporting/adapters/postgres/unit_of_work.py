@@ -5,13 +5,14 @@ import uuid
 from typing import Any, Callable
 
 from reporting.adapters.postgres import repositories as repos
+from reporting.adapters.postgres.backfill_repository import BackfillRepository
 from reporting.adapters.postgres.connection import (Connection, begin_for_tenant, commit, discard_queue, queued,
                                                     rollback)
 from reporting.adapters.postgres.pool import ConnectionPool
 from reporting.adapters.postgres.schedule_repository import ScheduleRepository
 from reporting.adapters.postgres.submission_repository import SubmissionRepository
 from reporting.domain.tenant import Residency
-from reporting.events.envelope import Envelope, split_event_type
+from reporting.events.envelope import Envelope
 from reporting.service_layer.ports import Clock
 from reporting.service_layer.unit_of_work import UnitOfWork
 
@@ -62,6 +63,7 @@ class PostgresUnitOfWork(UnitOfWork):
         self.outbox = repos.OutboxRepository(conn, track)
         self.schedules = ScheduleRepository(conn, track)
         self.submissions = SubmissionRepository(conn, track)
+        self.backfill = BackfillRepository(conn, track)
 
     def _flush_events(self) -> list[str]:
         written: list[str] = []
@@ -72,14 +74,10 @@ class PostgresUnitOfWork(UnitOfWork):
                 tenant_id = getattr(aggregate, "tenant_id", None) or self.tenant_id
                 if tenant_id is None:
                     raise ValueError(f"{event.subject}: an event needs a tenant")
-                subject, version = split_event_type(event.subject)
-                envelope = Envelope(
-                    event_id=str(uuid.uuid4()), subject=subject, version=version,
-                    occurred_at=self._clock.now().isoformat(), tenant_id=tenant_id, residency=str(self._residency),
-                    correlation_id=event.correlation_id or self.correlation_id or str(uuid.uuid4()),
-                    causation_id=event.causation_id or self.causation_id, aggregate_id=event.aggregate_id,
-                    data=event.data,
-                )
+                envelope = Envelope.for_event(
+                    event, event_id=str(uuid.uuid4()), occurred_at=self._clock.now().isoformat(), tenant_id=tenant_id,
+                    residency=str(self._residency), correlation_id=self.correlation_id or str(uuid.uuid4()),
+                    causation_id=self.causation_id)
                 self.outbox.add(envelope.to_dict())
                 written.append(envelope.event_id)
         return written
