@@ -4,8 +4,8 @@
 #   missed cutoff   severity ERROR, jsonPayload.alert = "submission_cutoff_missed",
 #                   jsonPayload.tenant_id, jsonPayload.adapter       (the submission watchdog / submit)
 #   late run        jsonPayload.alert = "report_run_late", jsonPayload.tenant_id   (the runs watchdog)
-#   per-tenant SLO  jsonPayload.metric = "report_run_slo", jsonPayload.tenant_id,
-#                   jsonPayload.value = share of runs on time over the window, 0..1
+#   per-tenant SLO  jsonPayload.metric = "reporting_slo", jsonPayload.tenant_id,
+#                   jsonPayload.ratio = share of runs on time today (UTC), 0..1 (service_layer/slo.py)
 #
 # plus a budget on this project's BigQuery spend (plan §5: backfills capped to 90 days for BQ cost).
 
@@ -65,8 +65,8 @@ resource "google_logging_metric" "report_run_slo" {
   project         = var.project_id
   name            = "reporting/report_run_slo"
   description     = "Per-tenant share of runs succeeded by their due time, as logged by the runs watchdog."
-  filter          = "jsonPayload.metric=\"report_run_slo\""
-  value_extractor = "EXTRACT(jsonPayload.value)"
+  filter          = "jsonPayload.metric=\"reporting_slo\" AND jsonPayload.ratio>=0"
+  value_extractor = "EXTRACT(jsonPayload.ratio)"
 
   metric_descriptor {
     metric_kind = "DELTA"
