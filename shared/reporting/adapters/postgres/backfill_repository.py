@@ -13,7 +13,7 @@ import json
 from datetime import datetime
 from typing import Any, Callable
 
-from reporting.adapters.postgres.connection import Connection, fetch_all, fetch_one
+from reporting.adapters.postgres.connection import Connection, fetch_all, fetch_one, queue
 from reporting.service_layer.backfill import BatchItem, BatchOutcome, PropertyRef
 
 # Skips a date that already has a run of this property and template version in flight or
@@ -94,6 +94,10 @@ class BackfillRepository:
 
     def request_batch(self, tenant_id: str, items: list[BatchItem], *, requested_by: str, correlation_id: str,
                       now: datetime, due_by: datetime) -> BatchOutcome:
+        # The planner sees jsonb_to_recordset x generate_series as millions of rows and would JIT-compile
+        # the statement: ~350 ms per chunk of a few hundred rows. Off for this transaction only (queued:
+        # it travels with the statement).
+        queue(self._conn, "SELECT set_config('jit', 'off', true)")
         row = fetch_one(self._conn, REQUEST_BATCH, {
             "items": json.dumps([i.as_row() for i in items]), "tenant": tenant_id, "requested_by": requested_by,
             "correlation_id": correlation_id, "now": now, "due_by": due_by})
