@@ -1,4 +1,5 @@
-"""region_changed: Pub/Sub (tenant.region_changed.v1) → residency-move completion (lands with the residency issue)."""
+"""region_changed: Pub/Sub (tenant.region_changed.v1) → the end of a residency move on this side (target: the
+tenant becomes active here; source: it is marked moved). Raise = retry, return = ack."""
 import functions_framework
 
 from reporting.bootstrap import services

@@ -262,6 +262,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-slo", action="store_true", help="only the stuck runs")
     p.set_defaults(func=_watchdog_runs)
 
+    p = sub.add_parser("residency", help="residency move steps (runbook: docs/runbooks/platform/residency-migration.md)")
+    from reporting.entrypoints import residency_job
+
+    residency_job.add_arguments(p)
+
     p = sub.add_parser("backfill", help="request the report runs of past business dates (at most 90 days back)")
     from reporting.entrypoints import backfill_job
 

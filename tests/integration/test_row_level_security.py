@@ -34,7 +34,8 @@ def tenant_tables(conn) -> list[str]:
 def populate(services, make_hotel, bus_for):
     """A tenant with a row in every tenant-scoped table, made through the use cases."""
     hotel = make_hotel(services)
-    dataset = next(t for t in __import__("reporting.catalog.platform", fromlist=["x"]).platform_templates()).dataset_sql
+    dataset = next(t for t in __import__("reporting.catalog.platform", fromlist=["x"]).platform_templates()
+                   if t.key == "daily_occupancy").dataset_sql
     publish_template_version(PublishTemplateVersion(
         tenant_id=hotel.tenant_id, template_key="own_occupancy", name="Own", layout=LAYOUT, dataset_sql=dataset,
         params_schema={"type": "object"}, published_by="admin@test"), services.deps)

@@ -265,7 +265,7 @@ def topics_of(document: dict) -> set[str]:
 
 
 def subscriptions_of(document: dict) -> set[str]:
-    return ({s["name"] for t in document["topics"] for s in t["subscriptions"]}
+    return ({s["name"] for t in document["topics"] + document.get("external_topics", []) for s in t["subscriptions"]}
             | {d["hold_subscription"] for d in document["dead_letter_topics"]})
 
 
@@ -495,6 +495,7 @@ def expected_roles(document: dict) -> dict[str, set[str]]:
     events = [t["topic"] for t in document["topics"]]
     consumers = [d["consumer"] for d in document["dead_letter_topics"]]
     pushes = [s["name"] for t in document["topics"] for s in t["subscriptions"]]
+    external_pushes = [s["name"] for t in document.get("external_topics", []) for s in t["subscriptions"]]
     sql = {"roles/cloudsql.client @ project", "roles/cloudsql.instanceUser @ project"}
     publish = {f"roles/pubsub.publisher @ topic:event[{t}]" for t in events}
     warehouse = {"roles/bigquery.jobUser @ project", "roles/bigquery.dataViewer @ dataset:var.warehouse_dataset_id"}
@@ -535,7 +536,9 @@ def expected_roles(document: dict) -> dict[str, set[str]]:
         "agent:storage": {"roles/cloudkms.cryptoKeyEncrypterDecrypter @ key:storage"},
         "agent:pubsub.googleapis.com": ({"roles/cloudkms.cryptoKeyEncrypterDecrypter @ key:pubsub"}
                                         | {f"roles/pubsub.publisher @ topic:dead_letter[{c}]" for c in consumers}
-                                        | {f"roles/pubsub.subscriber @ subscription:push[{s}]" for s in pushes}),
+                                        | {f"roles/pubsub.subscriber @ subscription:push[{s}]" for s in pushes}
+                                        | {f"roles/pubsub.subscriber @ subscription:external_push[{s}]"
+                                           for s in external_pushes}),
     }
 
 

@@ -53,7 +53,8 @@ class Tenant:
         if not self.reporting_enabled:
             raise AuthzDenied("reporting is not enabled for this tenant")
         self.check_served_by(deployment_residency)
-        if self.status is TenantStatus.LOCKED_READONLY:
+        if self.status in (TenantStatus.LOCKED_READONLY, TenantStatus.IMPORTING):
+            # Source side: locked for the export. Target side: still being imported; the source is authoritative.
             raise TenantLocked("tenant is read-only while its residency move is in progress")
 
 

@@ -18,6 +18,7 @@ from reporting.events.envelope import Envelope
 from reporting.logs import get_logger
 from reporting.service_layer.dependencies import Dependencies
 from reporting.service_layer.render_report_run import render_report_run
+from reporting.service_layer.residency_move import complete_move
 
 log = get_logger(__name__)
 
@@ -26,11 +27,10 @@ Handler = Callable[[Envelope, Dependencies], Any]
 # consumer (function name) → event type → use case
 HANDLERS: dict[str, dict[str, Handler]] = {
     "render": {"report_run.requested.v1": render_report_run},
-    # The submit and region_changed functions consume events whose use cases land with
-    # the regulatory-submission and residency-move issues; until then an event sent
-    # to them is dead-lettered with reason "unhandled event type", never dropped.
+    # The submit function's use cases land with the regulatory-submission issue; until then
+    # an event sent to it is dead-lettered with reason "unhandled event type", never dropped.
     "submit": {},
-    "region_changed": {},
+    "region_changed": {"tenant.region_changed.v1": complete_move},
 }
 
 
@@ -52,6 +52,12 @@ def _message(cloud_event: Any) -> tuple[bytes, dict[str, str]]:
     return raw, attributes
 
 
+def _moving_here(envelope: Envelope, services: Any) -> bool:
+    """A residency move's region_changed carries the source's residency; the target must take it too."""
+    return (envelope.event_type == "tenant.region_changed.v1"
+            and envelope.data.get("to_residency") == str(services.settings.residency))
+
+
 def consume(consumer: str, cloud_event: Any, services: Any) -> Consumed:
     """Process one Pub/Sub CloudEvent for `consumer`; see the module docstring for ack semantics."""
     raw, attributes = _message(cloud_event)
@@ -70,7 +76,7 @@ def consume(consumer: str, cloud_event: Any, services: Any) -> Consumed:
         envelope = validate_or_throw(payload)
     except EventValidationError as exc:
         return dead(f"invalid: {exc.reason}")
-    if envelope.residency != str(services.settings.residency):
+    if envelope.residency != str(services.settings.residency) and not _moving_here(envelope, services):
         return dead(f"residency mismatch: event for {envelope.residency} in a {services.settings.residency} deployment")
     handler = HANDLERS.get(consumer, {}).get(envelope.event_type)
     if handler is None:

@@ -30,13 +30,16 @@ MIN_BACKOFF_SECONDS, MAX_BACKOFF_SECONDS = 1, 60  # redelivery backoff of a tran
 # is routed to a function that would dead-letter it.
 SUBSCRIBERS: dict[str, tuple[str, ...]] = {
     "report_run.requested.v1": ("render",),
+    "tenant.region_changed.v1": ("region_changed",),
 }
 
 
 # Events other services publish and we only consume: their topics are not ours to
-# create (tenant-service owns tenant.region_changed; the residency-move issue wires
-# the subscription to its topic).
+# create. We subscribe to them under our own subscription names; the topic's name is
+# the owner's (the platform's `<service>.<event type>` convention; Terraform takes the
+# full topic id per residency as a variable, and the emulator setup creates it locally).
 CONSUMED_ONLY: frozenset[str] = frozenset({"tenant.region_changed.v1"})
+EXTERNAL_TOPICS: dict[str, str] = {"tenant.region_changed.v1": "tenant-service.tenant.region_changed.v1"}
 
 
 def published_event_types() -> list[str]:
@@ -99,8 +102,16 @@ def routes() -> list[Route]:
             for t in published_event_types()]
 
 
+def external_routes() -> list[Route]:
+    """Our subscriptions to other services' topics (the consumed-only events we handle)."""
+    return [Route(event_type=t, topic=EXTERNAL_TOPICS[t],
+                  subscriptions=tuple(Subscription(subscription_name(t, c), EXTERNAL_TOPICS[t], c,
+                                                   dead_letter_topic(c)) for c in subscribers_of(t)))
+            for t in sorted(CONSUMED_ONLY) if subscribers_of(t)]
+
+
 def topic_for(topic: str) -> Route | None:
-    return next((r for r in routes() if r.topic == topic), None)
+    return next((r for r in routes() + external_routes() if r.topic == topic), None)
 
 
 def as_document() -> dict:
@@ -108,6 +119,9 @@ def as_document() -> dict:
     return {
         "topics": [{"event_type": r.event_type, "topic": r.topic,
                     "subscriptions": [asdict(s) for s in r.subscriptions]} for r in routes()],
+        # not ours: Terraform subscribes to the owner's topic (its id is a variable), never creates it
+        "external_topics": [{"event_type": r.event_type, "topic": r.topic, "owner": r.topic.split(".")[0],
+                             "subscriptions": [asdict(s) for s in r.subscriptions]} for r in external_routes()],
         "dead_letter_topics": [{"consumer": c, "topic": dead_letter_topic(c),
                                 "hold_subscription": dead_letter_hold_subscription(c),
                                 "retention_days": DEAD_LETTER_RETENTION_DAYS, "never_expires": True}

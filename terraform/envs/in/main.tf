@@ -42,6 +42,7 @@ module "reporting" {
 
   oidc_user_issuers    = var.oidc_user_issuers
   tenant_service_url   = var.tenant_service_url
+  external_topic_ids   = var.external_topic_ids
   warehouse_project_id = var.warehouse_project_id
   warehouse_dataset_id = var.warehouse_dataset_id
 

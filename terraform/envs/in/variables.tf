@@ -117,3 +117,8 @@ variable "ci_environment" {
   type        = string
   description = "The CI deployment environment allowed to deploy this residency (sub = repo:<ci_repository>:environment:<ci_environment>)."
 }
+
+variable "external_topic_ids" {
+  type        = map(string)
+  description = "Other services' topic ids this residency subscribes to, keyed as wiring.json's external_topics names them (tenant-service.tenant.region_changed.v1); set through TF_VAR_external_topic_ids."
+}

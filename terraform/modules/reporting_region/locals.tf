@@ -17,6 +17,8 @@ locals {
   event_topics       = { for t in local.wiring.topics : t.topic => t }
   subscriptions      = { for s in flatten([for t in local.wiring.topics : t.subscriptions]) : s.name => s }
   dead_letter_topics = { for d in local.wiring.dead_letter_topics : d.consumer => d }
+  # Other services' topics we subscribe to (tenant.region_changed.v1): never created here.
+  external_subscriptions = { for s in flatten([for t in local.wiring.external_topics : t.subscriptions]) : s.name => s }
 
   # ---- identities: one service account per function, per job, and per caller ----
   functions = {

@@ -145,3 +145,44 @@ resource "google_pubsub_subscription_iam_member" "push_dead_letter_agent" {
   role         = "roles/pubsub.subscriber"
   member       = local.pubsub_agent_member
 }
+
+# Subscriptions to other services' topics (wiring.json external_topics): same delivery, retry and
+# dead-letter policy as ours; the topic belongs to its owner and its id comes from var.external_topic_ids.
+resource "google_pubsub_subscription" "external_push" {
+  for_each             = local.external_subscriptions
+  project              = var.project_id
+  name                 = each.value.name
+  topic                = var.external_topic_ids[each.value.topic]
+  ack_deadline_seconds = each.value.ack_deadline_seconds
+  labels               = local.labels
+
+  push_config {
+    push_endpoint = google_cloudfunctions2_function.fn[each.value.consumer].service_config[0].uri
+
+    oidc_token {
+      service_account_email = google_service_account.sa["push_invoker"].email
+    }
+  }
+
+  retry_policy {
+    minimum_backoff = "${each.value.min_backoff_seconds}s"
+    maximum_backoff = "${each.value.max_backoff_seconds}s"
+  }
+
+  dead_letter_policy {
+    dead_letter_topic     = google_pubsub_topic.dead_letter[each.value.consumer].id
+    max_delivery_attempts = each.value.max_delivery_attempts
+  }
+
+  expiration_policy {
+    ttl = ""
+  }
+}
+
+resource "google_pubsub_subscription_iam_member" "external_push_dead_letter_agent" {
+  for_each     = google_pubsub_subscription.external_push
+  project      = var.project_id
+  subscription = each.value.name
+  role         = "roles/pubsub.subscriber"
+  member       = local.pubsub_agent_member
+}

@@ -366,3 +366,13 @@ variable "warehouse_budget" {
   })
   description = "Monthly BigQuery spend of this project that the budget alert watches (plan §5: BQ cost)."
 }
+
+variable "external_topic_ids" {
+  type        = map(string)
+  description = "Full ids (projects/P/topics/T) of other services' topics this stack subscribes to, keyed by the topic name wiring.json's external_topics gives (today tenant-service.tenant.region_changed.v1)."
+
+  validation {
+    condition     = alltrue([for id in values(var.external_topic_ids) : can(regex("^projects/[a-z][a-z0-9-]{4,28}[a-z0-9]/topics/[A-Za-z][A-Za-z0-9._~+%-]{2,254}$", id))])
+    error_message = "Each external topic id must be projects/<project>/topics/<topic>."
+  }
+}

@@ -6,6 +6,8 @@ from typing import Any, Callable
 
 from reporting.adapters.postgres import repositories as repos
 from reporting.adapters.postgres.backfill_repository import BackfillRepository
+from reporting.adapters.postgres.move_repository import MoveRepository
+from reporting.adapters.postgres.tenant_rows import TenantRows
 from reporting.adapters.postgres.connection import (Connection, begin_for_tenant, commit, discard_queue, queued,
                                                     rollback)
 from reporting.adapters.postgres.pool import ConnectionPool
@@ -64,6 +66,8 @@ class PostgresUnitOfWork(UnitOfWork):
         self.schedules = ScheduleRepository(conn, track)
         self.submissions = SubmissionRepository(conn, track)
         self.backfill = BackfillRepository(conn, track)
+        self.moves = MoveRepository(conn, track)
+        self.rows = TenantRows(conn, track)
 
     def _flush_events(self) -> list[str]:
         written: list[str] = []

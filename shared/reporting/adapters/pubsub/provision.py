@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from reporting.events.wiring import (CONSUMERS, DEAD_LETTER_RETENTION_DAYS, dead_letter_hold_subscription,
-                                     dead_letter_topic, routes)
+                                     dead_letter_topic, external_routes, routes)
 
 
 @dataclass
@@ -52,7 +52,8 @@ def provision(project: str, *, push_endpoints: Mapping[str, str] | None = None,
         subscription(dead_letter_hold_subscription(consumer), {
             "topic": dlq, "ack_deadline_seconds": 60, "expiration_policy": {},  # {} = never expires
             "message_retention_duration": duration_pb2.Duration(seconds=DEAD_LETTER_RETENTION_DAYS * 86400)})
-    for route in routes():
+    # External topics are other services' in the cloud; on the emulator we create them so our subscriptions exist.
+    for route in routes() + external_routes():
         path = topic(route.topic)
         for sub in route.subscriptions:
             request: dict[str, Any] = {
