@@ -262,6 +262,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-slo", action="store_true", help="only the stuck runs")
     p.set_defaults(func=_watchdog_runs)
 
+    devenv = sub.add_parser("devenv", help="the demo's local deployments").add_subparsers(dest="devenv_command",
+                                                                                       required=True)
+    p = devenv.add_parser("env", help="print a residency's environment as shell exports (starts local Postgres)")
+    p.add_argument("--residency", required=True, choices=["AF", "IN", "KSA"])
+    p.add_argument("--home", default=".local")
+    p.add_argument("--out", default="out")
+    p.set_defaults(func=lambda a: __import__("reporting.devenv.env", fromlist=["x"]).print_exports(
+        a.residency, Path(a.home), Path(a.out)))
+    p = devenv.add_parser("stop", help="stop the local Postgres cluster `env` started")
+    p.add_argument("--home", default=".local")
+    p.set_defaults(func=lambda a: __import__("reporting.devenv.env", fromlist=["x"]).stop(Path(a.home)))
+
     p = sub.add_parser("residency", help="residency move steps (runbook: docs/runbooks/platform/residency-migration.md)")
     from reporting.entrypoints import residency_job
 
