@@ -88,6 +88,20 @@ resource "google_storage_bucket_iam_member" "regulatory_residency_export" {
   member = "serviceAccount:${google_service_account.sa["residency_export"].email}"
 }
 
+# The export copies the moving tenant's operational report files (read, then unsealed with the KEK) to
+# the target's transfer bucket; the import stores them here (sealed again with this residency's KEK).
+resource "google_storage_bucket_iam_member" "operational_residency_export" {
+  bucket = google_storage_bucket.operational.name
+  role   = "roles/storage.objectViewer"
+  member = "serviceAccount:${google_service_account.sa["residency_export"].email}"
+}
+
+resource "google_storage_bucket_iam_member" "operational_residency_import" {
+  bucket = google_storage_bucket.operational.name
+  role   = "roles/storage.objectCreator"
+  member = "serviceAccount:${google_service_account.sa["residency_import"].email}"
+}
+
 # The import reads the export that the source residency's export job wrote into our transfer bucket.
 resource "google_storage_bucket_iam_member" "transfer_residency_import" {
   bucket = google_storage_bucket.transfer.name

@@ -144,3 +144,16 @@ resource "google_kms_crypto_key_iam_member" "artifact_kek_request" {
   role          = "roles/cloudkms.cryptoKeyDecrypter"
   member        = "serviceAccount:${google_service_account.sa["request"].email}"
 }
+
+# Residency moves: the export unwraps the data keys of the files it copies out, the import wraps new ones.
+resource "google_kms_crypto_key_iam_member" "artifact_kek_residency_export" {
+  crypto_key_id = google_kms_crypto_key.artifact_kek.id
+  role          = "roles/cloudkms.cryptoKeyDecrypter"
+  member        = "serviceAccount:${google_service_account.sa["residency_export"].email}"
+}
+
+resource "google_kms_crypto_key_iam_member" "artifact_kek_residency_import" {
+  crypto_key_id = google_kms_crypto_key.artifact_kek.id
+  role          = "roles/cloudkms.cryptoKeyEncrypter"
+  member        = "serviceAccount:${google_service_account.sa["residency_import"].email}"
+}
