@@ -175,8 +175,11 @@ def test_tenant_of_another_residency_is_refused(home: Residency) -> None:
     assert err.value.code == "MELMASTOON.REPORTING.RESIDENCY_MISMATCH"
 
 
-def test_tenant_importing_from_another_residency_is_allowed() -> None:
-    tenant(residency=Residency.KSA, status=TenantStatus.IMPORTING).check_may_write(Residency.AF)
+def test_tenant_importing_from_another_residency_is_served_here_but_read_only() -> None:
+    importing = tenant(residency=Residency.KSA, status=TenantStatus.IMPORTING)
+    importing.check_served_by(Residency.AF)  # the one exception to "homed elsewhere"
+    with pytest.raises(TenantLocked):  # the source stays authoritative until region_changed
+        importing.check_may_write(Residency.AF)
 
 
 def test_locked_readonly_tenant_cannot_write() -> None:
