@@ -123,13 +123,10 @@ class DocumentRenderer(Renderer):
 
     @staticmethod
     def _pdf(html: str) -> bytes:
-        from xhtml2pdf import pisa  # heavy (ReportLab): only the render path pays for it
+        # Long grid tables render in page groups (linear time, bounded size); the rest in one pass.
+        from reporting.adapters.renderers.paged_pdf import render_pdf
 
-        out = io.BytesIO()
-        result = pisa.CreatePDF(html, dest=out, encoding="utf-8", link_callback=_safe_link)
-        if result.err:
-            raise RenderFailed("PDF conversion failed", errors=int(result.err))
-        return out.getvalue()
+        return render_pdf(html, link_callback=_safe_link)
 
     @staticmethod
     def _csv(rows: list[dict[str, Any]]) -> bytes:
