@@ -9,16 +9,22 @@ from pathlib import Path
 
 
 def _db_migrate(args: argparse.Namespace) -> int:
+    """Locally a reporting_owner URL; in the cloud the migrate job's IAM user through the Cloud SQL connector,
+    acting as REPORTING_MIGRATE_ROLE, then granting reporting_app to REPORTING_APP_IAM_USERS (terraform/README.md)."""
     from reporting.adapters.postgres.connection import ConnInfo, local_connection_factory
     from reporting.db import migrate
 
-    url = args.database_url or os.environ.get("REPORTING_MIGRATE_URL")
-    if not url:
-        print("reporting db migrate: pass --database-url or set REPORTING_MIGRATE_URL "
-              "(a URL for the reporting_owner role)", file=sys.stderr)
-        return 2
     argv = ["--dir", args.dir] if args.dir else []
-    return migrate.main(argv, local_connection_factory(ConnInfo.from_url(url)))
+    url = args.database_url or os.environ.get("REPORTING_MIGRATE_URL")
+    if url:
+        return migrate.main(argv, local_connection_factory(ConnInfo.from_url(url)))
+    if os.environ.get("CLOUD_SQL_INSTANCE") and os.environ.get("CLOUD_SQL_IAM_USER"):
+        from reporting.db.cloud import cloud_migration
+
+        return cloud_migration(argv, os.environ)
+    print("reporting db migrate: pass --database-url or set REPORTING_MIGRATE_URL (a URL for the reporting_owner "
+          "role), or CLOUD_SQL_INSTANCE and CLOUD_SQL_IAM_USER (the migrate job)", file=sys.stderr)
+    return 2
 
 
 def _db_lint(args: argparse.Namespace) -> int:
