@@ -149,7 +149,8 @@ class Services:
                             artifact_store=self._artifact_store,  # type: ignore[arg-type]
                             backfill_days=self.settings.backfill_days,
                             max_bytes_billed=self.settings.max_bytes_billed,
-                            run_lock=lambda run_id: run_lock(self.pool, run_id), fairness=self.fairness)
+                            run_lock=lambda run_id: run_lock(self.pool, run_id), fairness=self.fairness,
+                            regulatory=self.regulatory_adapter)
 
     @cached_property
     def fairness(self) -> Any:
@@ -160,6 +161,22 @@ class Services:
         return Fairness(FairnessLimits(requests_per_minute=self.settings.rate_limit_per_minute,
                                        max_runs_in_flight=self.settings.max_runs_in_flight),
                         store=lambda uow: PostgresFairnessStore(uow.connection))
+
+    def regulatory_adapter(self, submission: Any, live: bool) -> Any:
+        """The adapter that files a submission: the fake unless the property switched this adapter to live."""
+        if not live:
+            return self.fake_regulatory
+        from reporting.adapters.regulatory.unconfigured import UnconfiguredLiveAdapter
+
+        return UnconfiguredLiveAdapter(str(submission.adapter))
+
+    @cached_property
+    def fake_regulatory(self) -> Any:
+        """FakeRegulatoryAdapter (plan §8), scripted by REPORTING_FAKE_REGULATORY_SCRIPT (outages, rejections)."""
+        from reporting.adapters.regulatory.fake import FakeRegulatoryAdapter, FakeScript
+
+        return FakeRegulatoryAdapter(FakeScript.from_json(self.settings.fake_regulatory_script),
+                                     now=self.clock.now)
 
     @cached_property
     def service_level(self) -> Any:

@@ -58,6 +58,8 @@ class Settings:
     slo_target: float = 0.99
     # The runs watchdog fails a run still `rendering` this long after it started (service_layer/watchdogs.py)
     render_timeout_minutes: int = 30
+    # FakeRegulatoryAdapter's script (adapters/regulatory/fake.py): scripted outages, slow answers, rejections
+    fake_regulatory_script: str = "{}"
 
     @property
     def uses_cloud_sql(self) -> bool:
@@ -124,6 +126,14 @@ class Settings:
             problems.append("REPORTING_TENANT_SERVICE_URL must be https (plain http only for localhost)")
         render_timeout = _bounded_int(env, "REPORTING_RENDER_TIMEOUT_MINUTES", 30, 10, 1440,
             "REPORTING_RENDER_TIMEOUT_MINUTES must be 10..1440 (a render's own timeout is 9 minutes)", problems)
+        fake_script = env.get("REPORTING_FAKE_REGULATORY_SCRIPT", "{}")
+        try:
+            from reporting.adapters.regulatory.fake import FakeScript
+
+            FakeScript.from_json(fake_script)
+        except (ValueError, TypeError, KeyError) as exc:
+            problems.append(f"REPORTING_FAKE_REGULATORY_SCRIPT: {type(exc).__name__}: {exc}")
+            fake_script = "{}"
         tenant_ttl = _bounded_int(env, "REPORTING_TENANT_TTL_SECONDS", 60, 1, 3600,
             "REPORTING_TENANT_TTL_SECONDS must be 1..3600", problems)
         oidc_issuers: tuple = ()
@@ -157,6 +167,7 @@ class Settings:
             max_runs_in_flight=max_in_flight,
             slo_target=slo_target,
             render_timeout_minutes=render_timeout,
+            fake_regulatory_script=fake_script,
             tenant_service_url=tenant_service_url,
             tenant_ttl_seconds=tenant_ttl,
         )

@@ -19,6 +19,7 @@ from reporting.logs import get_logger
 from reporting.service_layer.dependencies import Dependencies
 from reporting.service_layer.render_report_run import render_report_run
 from reporting.service_layer.residency_move import complete_move
+from reporting.service_layer.submit import open_submissions
 
 log = get_logger(__name__)
 
@@ -27,9 +28,7 @@ Handler = Callable[[Envelope, Dependencies], Any]
 # consumer (function name) → event type → use case
 HANDLERS: dict[str, dict[str, Handler]] = {
     "render": {"report_run.requested.v1": render_report_run},
-    # The submit function's use cases land with the regulatory-submission issue; until then
-    # an event sent to it is dead-lettered with reason "unhandled event type", never dropped.
-    "submit": {},
+    "submit": {"report_run.completed.v1": lambda envelope, deps: open_submissions(envelope, deps, deps.regulatory)},
     "region_changed": {"tenant.region_changed.v1": complete_move},
 }
 

@@ -30,6 +30,7 @@ MIN_BACKOFF_SECONDS, MAX_BACKOFF_SECONDS = 1, 60  # redelivery backoff of a tran
 # is routed to a function that would dead-letter it.
 SUBSCRIBERS: dict[str, tuple[str, ...]] = {
     "report_run.requested.v1": ("render",),
+    "report_run.completed.v1": ("submit",),  # regulatory runs open their submissions
     "tenant.region_changed.v1": ("region_changed",),
 }
 

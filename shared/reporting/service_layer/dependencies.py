@@ -24,3 +24,5 @@ class Dependencies:
     run_lock: Callable[[str], ContextManager[None]] = lambda run_id: nullcontext()
     # Per-tenant request-rate and runs-in-flight limits (service_layer/fairness.py); None = no limits
     fairness: Any = None
+    # regulatory(submission, live) → the RegulatoryAdapter that files it (service_layer/submit.py)
+    regulatory: Any = None

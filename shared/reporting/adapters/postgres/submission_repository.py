@@ -87,10 +87,19 @@ class SubmissionRepository:
             self._track(s)
         return inserted is not None
 
-    def get(self, submission_id: str, *, for_update: bool = False) -> Submission | None:
+    def get(self, submission_id: str, *, for_update: bool = False, skip_locked: bool = False) -> Submission | None:
+        """The submission; with skip_locked, None also when another transaction holds its row."""
+        lock = " FOR UPDATE SKIP LOCKED" if skip_locked else " FOR UPDATE" if for_update else ""
         row = fetch_one(self._conn, f"SELECT {_COLUMNS} FROM reporting.submissions WHERE submission_id = :s::uuid"
-                        + (" FOR UPDATE" if for_update else ""), {"s": submission_id})
+                        + lock, {"s": submission_id})
         return self._submission(row) if row else None
+
+    def to_watch(self, now: datetime, horizon: Any, limit: int) -> list[tuple[str, str, datetime, str]]:
+        """(submission, tenant, cutoff, state) of open submissions due, at risk or past their cutoff, across
+        tenants, soonest cutoff first (the audited definer function; the watchdog's unit of work has no tenant)."""
+        rows = fetch_all(self._conn, "SELECT * FROM reporting.submissions_to_watch(:now, :horizon, :limit)",
+                         {"now": now, "horizon": horizon, "limit": limit})
+        return [(str(r["submission_id"]), str(r["tenant_id"]), r["cutoff_at"], r["state"]) for r in rows]
 
     def for_subject(self, property_id: str, adapter: Adapter, subject_kind: SubjectKind, subject_ref: str,
                     *, corrects: str | None = None) -> Submission | None:
