@@ -195,10 +195,17 @@ class Services:
         return self._artifact_store()  # type: ignore[return-value]
 
     def _build_warehouse(self) -> Warehouse:
+        s = self.settings
+        if s.warehouse == "bigquery":
+            from reporting.adapters.warehouse.bigquery import DEFAULT_MAX_BYTES_BILLED, BigQueryWarehouse
+
+            return BigQueryWarehouse(s.bigquery_project, location=s.bigquery_location, dataset=s.bigquery_dataset,
+                                     max_bytes_billed=s.max_bytes_billed or DEFAULT_MAX_BYTES_BILLED,
+                                     labels={"residency": str(s.residency).lower()})
         from reporting.adapters.warehouse.duckdb_local import DuckDBWarehouse
 
         # Ours to close: DuckDB holds a file lock until the connection closes.
-        self._owned_warehouse = DuckDBWarehouse(self.settings.warehouse_path)
+        self._owned_warehouse = DuckDBWarehouse(s.warehouse_path)
         return self._owned_warehouse
 
     @staticmethod
@@ -208,9 +215,31 @@ class Services:
         return DocumentRenderer()
 
     def _build_artifact_store(self) -> ArtifactStore:
-        from reporting.adapters.local.artifact_store import LocalArtifactStore
+        s = self.settings
+        retention = dict(s.retention_days)
+        store: ArtifactStore
+        if s.artifact_store == "gcs":
+            from reporting.adapters.gcs.artifact_store import GcsArtifactStore
 
-        return LocalArtifactStore(self.settings.artifact_dir, region=self.settings.region)
+            assert s.operational_bucket and s.regulatory_bucket
+            store = GcsArtifactStore(operational_bucket=s.operational_bucket, regulatory_bucket=s.regulatory_bucket,
+                                     region=s.region, retention_days=retention, clock=self.clock)
+        else:
+            from reporting.adapters.local.artifact_store import LocalArtifactStore
+
+            store = LocalArtifactStore(s.artifact_dir, region=s.region, retention_days=retention)
+        if s.artifact_encryption != "envelope":
+            return store
+        from reporting.adapters.crypto.sealed_store import SealedArtifactStore
+
+        if s.artifact_kek:
+            from reporting.adapters.kms.key_wrapper import CloudKmsKeyWrapper
+
+            return SealedArtifactStore(store, CloudKmsKeyWrapper(s.artifact_kek))
+        from reporting.adapters.crypto.local_key_file import LocalKeyFileWrapper
+
+        assert s.artifact_key_file is not None
+        return SealedArtifactStore(store, LocalKeyFileWrapper(s.artifact_key_file))
 
     def _build_dead_letters(self) -> DeadLetterSink:
         if self.settings.event_bus == "pubsub":

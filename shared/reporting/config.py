@@ -60,6 +60,20 @@ class Settings:
     render_timeout_minutes: int = 30
     # FakeRegulatoryAdapter's script (adapters/regulatory/fake.py): scripted outages, slow answers, rejections
     fake_regulatory_script: str = "{}"
+    # Artifacts: the local folder or the residency's two GCS buckets; operational ones sealed with a per-object
+    # data key wrapped by a KMS key (cloud) or a local key file (development)
+    artifact_store: str = "local"
+    operational_bucket: str | None = None
+    regulatory_bucket: str | None = None
+    artifact_encryption: str = "none"
+    artifact_kek: str | None = None
+    artifact_key_file: Path | None = None
+    retention_days: tuple = ()  # (class, days) overrides of SPEC §7's defaults
+    # Warehouse: DuckDB locally, the residency's BigQuery dataset in the cloud
+    warehouse: str = "duckdb"
+    bigquery_project: str | None = None
+    bigquery_dataset: str = "dw"
+    bigquery_location: str | None = None
 
     @property
     def uses_cloud_sql(self) -> bool:
@@ -83,11 +97,41 @@ class Settings:
         if instance and (instance.count(":") != 2 or not all(instance.split(":")) or not iam_user):
             problems.append("CLOUD_SQL_INSTANCE is project:region:instance and needs CLOUD_SQL_IAM_USER")
         store = env.get("REPORTING_ARTIFACT_STORE", "local")
-        if store != "local":
-            problems.append(f"REPORTING_ARTIFACT_STORE={store!r}: only 'local' exists yet (GCS lands with the report-catalog issue)")
+        buckets = (env.get("REPORTING_OPERATIONAL_BUCKET") or None, env.get("REPORTING_REGULATORY_BUCKET") or None)
+        if store not in ("local", "gcs"):
+            problems.append(f"REPORTING_ARTIFACT_STORE must be 'local' or 'gcs' (got {store!r})")
+        elif store == "gcs" and not all(buckets):
+            problems.append("REPORTING_ARTIFACT_STORE=gcs needs REPORTING_OPERATIONAL_BUCKET and REPORTING_REGULATORY_BUCKET")
+        # Envelope encryption of operational artifacts (plan phase 4): on by default in the cloud; off locally
+        # so the demo's PDFs open straight from out/ (set it to `envelope` to rehearse it with a local key file).
+        encryption = env.get("REPORTING_ARTIFACT_ENCRYPTION", "envelope" if store == "gcs" else "none")
+        kek = env.get("REPORTING_ARTIFACT_KEK") or None
+        if encryption not in ("envelope", "none"):
+            problems.append(f"REPORTING_ARTIFACT_ENCRYPTION must be 'envelope' or 'none' (got {encryption!r})")
+        elif encryption == "envelope" and store == "gcs" and not kek:
+            problems.append("envelope encryption in GCS needs REPORTING_ARTIFACT_KEK (the Cloud KMS key name)")
+        retention_days: dict[str, int] = {}
+        if env.get("REPORTING_RETENTION_DAYS"):
+            try:
+                import json
+
+                raw = json.loads(env["REPORTING_RETENTION_DAYS"])
+                from reporting.domain.artifact import RETENTION_DAYS
+
+                if not isinstance(raw, dict) or not all(k in RETENTION_DAYS and isinstance(v, int) and v > 0
+                                                        for k, v in raw.items()):
+                    raise ValueError("a JSON object of retention class -> positive days")
+                retention_days = raw
+            except ValueError as exc:
+                problems.append(f"REPORTING_RETENTION_DAYS: {exc}")
         warehouse = env.get("REPORTING_WAREHOUSE", "duckdb")
-        if warehouse != "duckdb":
-            problems.append(f"REPORTING_WAREHOUSE={warehouse!r}: only 'duckdb' exists yet (BigQuery lands with the report-catalog issue)")
+        bigquery = (env.get("REPORTING_BIGQUERY_PROJECT") or None, env.get("REPORTING_BIGQUERY_DATASET") or "dw",
+                    env.get("REPORTING_BIGQUERY_LOCATION") or None)
+        if warehouse not in ("duckdb", "bigquery"):
+            problems.append(f"REPORTING_WAREHOUSE must be 'duckdb' or 'bigquery' (got {warehouse!r})")
+        elif warehouse == "bigquery" and not (bigquery[0] and bigquery[2]):
+            # The location is the residency: no default, ever.
+            problems.append("REPORTING_WAREHOUSE=bigquery needs REPORTING_BIGQUERY_PROJECT and REPORTING_BIGQUERY_LOCATION")
         backfill_days = _bounded_int(env, "REPORTING_BACKFILL_DAYS", 90, 1, 90,
             "REPORTING_BACKFILL_DAYS must be 1..90 (plan §5 caps backfills at 90 days)",
             problems)
@@ -168,6 +212,12 @@ class Settings:
             slo_target=slo_target,
             render_timeout_minutes=render_timeout,
             fake_regulatory_script=fake_script,
+            artifact_store=store, operational_bucket=buckets[0], regulatory_bucket=buckets[1],
+            artifact_encryption=encryption, artifact_kek=kek,
+            artifact_key_file=Path(env.get("REPORTING_ARTIFACT_KEY_FILE", str(home / "keys" / "artifact-kek"))),
+            retention_days=tuple(sorted(retention_days.items())),
+            warehouse=warehouse, bigquery_project=bigquery[0], bigquery_dataset=bigquery[1],
+            bigquery_location=bigquery[2],
             tenant_service_url=tenant_service_url,
             tenant_ttl_seconds=tenant_ttl,
         )

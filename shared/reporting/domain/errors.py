@@ -115,3 +115,25 @@ class RateLimited(DomainError):
     def __init__(self, message: str, *, retry_after_seconds: int, **details: Any) -> None:
         self.retry_after_seconds = max(1, int(retry_after_seconds))
         super().__init__(message, retry_after_seconds=self.retry_after_seconds, **details)
+
+
+class WarehouseBudgetExceeded(DomainError):
+    """A dataset query would scan more than its bytes-billed budget; refused before it runs (SPEC §7).
+
+    Permanent: the same query over the same data costs the same on every retry."""
+
+    code = "MELMASTOON.REPORTING.WAREHOUSE_BUDGET_EXCEEDED"
+    http_status = 422
+
+    def __init__(self, message: str, *, estimated_bytes: int | None, max_bytes_billed: int, **details: Any) -> None:
+        self.estimated_bytes = estimated_bytes
+        self.max_bytes_billed = max_bytes_billed
+        super().__init__(message, estimated_bytes=estimated_bytes, max_bytes_billed=max_bytes_billed, **details)
+
+
+class WarehouseUnavailable(DomainError):
+    """The warehouse failed in a way a retry can fix (5xx, rate limits, timeouts): the event is redelivered."""
+
+    code = "MELMASTOON.REPORTING.WAREHOUSE_UNAVAILABLE"
+    http_status = 503
+    permanent = False

@@ -26,12 +26,20 @@ class Warehouse(ABC):
     @abstractmethod
     def query(self, dataset_sql: str, params: Mapping[str, Any], *,
               max_bytes_billed: int | None = None) -> list[dict[str, Any]]:
-        """Rows as dicts; tenant_id and property_id are always among the bound parameters."""
+        """Rows as dicts; tenant_id and property_id are always among the bound parameters.
+
+        A warehouse that bills by bytes scanned caps every job at `max_bytes_billed` (or its own
+        default) and refuses, before running anything, a query whose estimate is above it
+        (WarehouseBudgetExceeded, permanent); a failure a retry can fix raises WarehouseUnavailable."""
 
     @abstractmethod
     def dataset_parameters(self, dataset_sql: str) -> frozenset[str]:
         """Check a dataset at publish time (one read-only BigQuery-dialect query, named @params only);
         return the names of its parameters. Raises RenderFailed (the adapters' DatasetError) when it is not."""
+
+    def estimate_bytes(self, dataset_sql: str, params: Mapping[str, Any]) -> int:
+        """Bytes the query would bill, from a dry run; 0 for a warehouse that bills nothing (local DuckDB)."""
+        return 0
 
 
 @dataclass(frozen=True)
@@ -56,24 +64,60 @@ class Renderer(ABC):
 
 
 class ArtifactStore(ABC):
-    """Write-once object storage (SPEC §7)."""
+    """Write-once object storage (SPEC §7).
+
+    `retention_class` on stat/read/signed_url is a hint (the caller usually knows it from the artifact
+    row): a store that keeps classes apart finds the object in one lookup with it, and searches without."""
 
     @abstractmethod
-    def put_once(self, name: str, data: bytes, retention_class: str) -> StoredObject:
-        """Store `data` under `name`; raises ArtifactExists if the name was ever written."""
+    def put_once(self, name: str, data: bytes, retention_class: str, *,
+                 metadata: Mapping[str, str] | None = None) -> StoredObject:
+        """Store `data` under `name`; raises ArtifactExists if the name was ever written.
+
+        The object's lock (locked_until) is fixed here, from its class; `metadata` is kept with the object."""
 
     @abstractmethod
-    def stat(self, name: str) -> StoredObject | None:
+    def stat(self, name: str, retention_class: str | None = None) -> StoredObject | None:
         """Metadata of a stored object, or None."""
 
     @abstractmethod
-    def read(self, name: str) -> bytes:
-        """The object's bytes (raises NotFound)."""
+    def read(self, name: str, retention_class: str | None = None) -> bytes:
+        """The object's verified bytes (raises NotFound; ArtifactIntegrityError rather than bad bytes)."""
+
+    def signed_url(self, name: str, ttl: timedelta, retention_class: str | None = None) -> str | None:
+        """A short-lived GET-only URL for the object, or None when it must be streamed through the API."""
+        return None
 
     @property
     @abstractmethod
     def region(self) -> str:
         """Where objects written here live."""
+
+
+@dataclass(frozen=True)
+class WrappedKey:
+    """A data key encrypted by a key-encryption key, and which key (and version, where known) did it."""
+
+    key_name: str
+    key_version: str | None
+    ciphertext: bytes
+
+
+class KeyWrapper(ABC):
+    """Wraps and unwraps per-object data keys with a key-encryption key (Cloud KMS, or a local key file)."""
+
+    @property
+    @abstractmethod
+    def key_name(self) -> str:
+        """The key-encryption key new data keys are wrapped with."""
+
+    @abstractmethod
+    def wrap(self, data_key: bytes, context: bytes) -> WrappedKey:
+        """Encrypt `data_key`, bound to `context` (additional authenticated data: it must match on unwrap)."""
+
+    @abstractmethod
+    def unwrap(self, wrapped: WrappedKey, context: bytes) -> bytes:
+        """The data key; ArtifactUnsealFailed for a wrong key, another context or tampered bytes."""
 
 
 class DeadLetterSink(ABC):
@@ -159,3 +203,23 @@ def business_yesterday(now: datetime, tz_name: str) -> date:
     from zoneinfo import ZoneInfo
 
     return now.astimezone(ZoneInfo(tz_name)).date() - timedelta(days=1)
+
+
+class WarehouseLoader(ABC):
+    """The warehouse's write side for history imports: one atomic replace per tenant, property and date range.
+
+    `tables` maps dw table names (rooms, guests, reservations, room_nights, room_status_daily) to rows keyed
+    by column, without tenant_id / property_id: the loader stamps those from its arguments, so a row cannot
+    land in another tenant. Within (tenant_id, property_id) and date_range = (first, last), both included:
+    room_nights with stay_date in the range, room_status_daily with business_date in the range, reservations
+    with arrival_date in the range (plus any reservation with an id being loaded) and every room night of a
+    replaced reservation are deleted; rooms and guests are upserted by id (the given columns updated, the
+    others and unnamed rows kept); then the given rows are inserted. All of it commits at once or not at
+    all, so running the same load twice leaves the same warehouse state. Returns the rows written per table."""
+
+    @abstractmethod
+    def replace_history(self, tenant_id: str, property_id: str, date_range: tuple[date, date],
+                        tables: Mapping[str, Sequence[Mapping[str, Any]]], *,
+                        import_id: str | None = None) -> dict[str, int]:
+        """Replace the property's history in the range with `tables` atomically; `import_id` names the load
+        (the files' manifest digest) in logs and job labels."""

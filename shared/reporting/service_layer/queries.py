@@ -1,10 +1,11 @@
 """Read-side use cases for the API: what a tenant may see, through the same gates as writes (minus the lock)."""
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
-from reporting.domain.artifact import Artifact, artifact_name
+from reporting.domain.artifact import Artifact, ArtifactCorrupted, artifact_name
 from reporting.domain.errors import NotFound
 from reporting.domain.report_run import ReportRun
 from reporting.service_layer.dependencies import Dependencies
@@ -27,13 +28,36 @@ def get_report_run(tenant_id: str, run_id: str, deps: Dependencies) -> RunView:
         return RunView(run, tuple(uow.artifacts.for_run(run_id)))
 
 
-def read_artifact(tenant_id: str, run_id: str, fmt: str, deps: Dependencies) -> tuple[Artifact, bytes]:
-    """An artifact's bytes, after the same visibility checks as the run itself."""
+@dataclass(frozen=True)
+class ArtifactDownload:
+    """What a download gets: the verified bytes to stream, or a short-lived URL to send the caller to."""
+    artifact: Artifact
+    data: bytes | None = None
+    url: str | None = None
+
+
+def read_artifact(tenant_id: str, run_id: str, fmt: str, deps: Dependencies, *,
+                  signed_url_ttl: timedelta | None = None) -> ArtifactDownload:
+    """An artifact, after the same visibility checks as the run itself.
+
+    With `signed_url_ttl`, a plain (not envelope-encrypted) object the store can sign is answered with a
+    URL instead of bytes. Bytes are checked against the sha256 recorded for the artifact (the one users
+    compare with) before they are served: a substituted or corrupted object is an error, never a download."""
     view = get_report_run(tenant_id, run_id, deps)
     artifact = next((a for a in view.artifacts if a.format == fmt), None)
     if artifact is None:
         raise NotFound("artifact not found")
-    return artifact, deps.artifact_store().read(artifact_name(tenant_id, run_id, fmt))
+    store = deps.artifact_store()
+    name = artifact_name(tenant_id, run_id, fmt)
+    if signed_url_ttl is not None and artifact.encryption != "envelope":
+        url = store.signed_url(name, signed_url_ttl, artifact.retention_class)
+        if url is not None:
+            return ArtifactDownload(artifact, url=url)
+    data = store.read(name, artifact.retention_class)
+    if hashlib.sha256(data).hexdigest() != artifact.sha256:
+        raise ArtifactCorrupted("artifact bytes do not match the sha256 recorded for the run", run_id=run_id,
+                                format=fmt)
+    return ArtifactDownload(artifact, data=data)
 
 
 @dataclass(frozen=True)

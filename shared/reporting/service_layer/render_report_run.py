@@ -94,7 +94,7 @@ def _store(deps: Dependencies, run: ReportRun, fmt: str, data: bytes, retention_
         return store.put_once(name, data, retention_class)
     except ArtifactExists:
         # A previous attempt stored it before crashing: that object is the artifact.
-        existing = store.stat(name)
+        existing = store.stat(name, retention_class)
         if existing is None:
             raise
         return existing
@@ -136,7 +136,8 @@ def _finish(envelope: Envelope, deps: Dependencies, *, stored: list[tuple[str, S
                 artifact = Artifact(
                     artifact_id=str(uuid.uuid4()), tenant_id=run.tenant_id, run_id=run.run_id, format=fmt,
                     object_uri=obj.uri, generation=obj.generation, sha256=obj.sha256, size_bytes=obj.size_bytes,
-                    retention_class=obj.retention_class, locked_until=obj.locked_until, region=region)
+                    retention_class=obj.retention_class, locked_until=obj.locked_until, region=region,
+                    encryption=obj.encryption)
                 uow.artifacts.add(artifact)
                 artifacts.append(artifact)
             run.succeed(now, [{"format": a.format, "uri": a.object_uri, "sha256": a.sha256,

@@ -1,7 +1,7 @@
 """Report-run routes: request (idempotent by Idempotency-Key), get one, download an artifact."""
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 from reporting.domain.errors import ValidationFailed
 from reporting.domain.principal import Role
@@ -16,6 +16,7 @@ from reporting.service_layer.queries import RunFilter, get_report_run, list_repo
 from reporting.service_layer.report_runs import cancel_report_run, request_report_run, rerender_report_run
 
 MAX_IDEMPOTENCY_KEY = 200
+SIGNED_URL_TTL = timedelta(minutes=5)  # long enough to start a download, short enough not to be shared
 CONTENT_TYPES = {"pdf": "application/pdf", "csv": "text/csv; charset=utf-8", "html": "text/html; charset=utf-8"}
 
 
@@ -52,13 +53,22 @@ def get_run(api: ApiRequest, run_id: str) -> Response:
 
 
 def download_artifact(api: ApiRequest, run_id: str, fmt: str) -> Response:
+    """Envelope-encrypted artifacts stream from here, decrypted and verified (their bytes are useless
+    elsewhere). Plain ones (regulatory, CMEK only) answer 302 to a V4 signed URL, GET only, living
+    SIGNED_URL_TTL, when the store can sign (GCS in the cloud); otherwise, as locally, they stream too.
+    The run view's download_url is always this route, so the decision is made per download, after the
+    caller's token, tenant and property were checked."""
     principal = api.require(Role.VIEWER)
     view = get_report_run(principal.tenant_id, run_id, api.deps)
     api.require_property_or_not_found(view.run.property_id)
-    artifact, data = read_artifact(principal.tenant_id, run_id, fmt, api.deps)
-    return data, 200, {"Content-Type": CONTENT_TYPES.get(fmt, "application/octet-stream"),
-                       "Content-Disposition": f'attachment; filename="report-{run_id}.{fmt}"',
-                       "ETag": f'"{artifact.sha256}"', "Cache-Control": "private, no-store"}
+    download = read_artifact(principal.tenant_id, run_id, fmt, api.deps, signed_url_ttl=SIGNED_URL_TTL)
+    if download.url is not None:
+        # no-referrer: the signed URL is a bearer credential until it expires.
+        return b"", 302, {"Location": download.url, "Cache-Control": "private, no-store",
+                          "Referrer-Policy": "no-referrer"}
+    return download.data, 200, {"Content-Type": CONTENT_TYPES.get(fmt, "application/octet-stream"),
+                                "Content-Disposition": f'attachment; filename="report-{run_id}.{fmt}"',
+                                "ETag": f'"{download.artifact.sha256}"', "Cache-Control": "private, no-store"}
 
 
 def list_runs(api: ApiRequest) -> Response:

@@ -1,0 +1,1 @@
+"""Cloud Storage: the artifact store of the cloud (one operational and one regulatory bucket per residency)."""

@@ -1,0 +1,1 @@
+"""Cloud KMS: wraps artifact data keys with the residency's key-encryption key."""
