@@ -11,6 +11,7 @@ from reporting.adapters.postgres.connection import connect, execute, fetch_all, 
 from reporting.devenv import demo
 from reporting.devenv.synthetic_hotels import DEMO_HOTELS
 from reporting.domain.submission import Adapter, SubjectKind, Submission
+from reporting.domain.tenant import Residency
 from reporting.service_layer.fairness import admit_request
 from reporting.service_layer.commands import PublishTemplateVersion, RequestReportRun
 from reporting.service_layer.report_runs import request_report_run
@@ -52,6 +53,9 @@ def populate(services, make_hotel, bus_for):
             submission_id=str(uuid.uuid4()), tenant_id=hotel.tenant_id, property_id=hotel.property_id,
             run_id=run.run_id, adapter=Adapter.FAKE, subject_kind=SubjectKind.BUSINESS_DATE,
             subject_ref=hotel.yesterday.isoformat(), cutoff_at=now + timedelta(hours=4), now=now))
+        uow.commit()
+    with services.deps.uow(hotel.tenant_id) as uow:  # a residency move's record (an aborted one: still active)
+        uow.moves.start(str(uuid.uuid4()), hotel.tenant_id, "source", Residency.AF, Residency.IN, "aborted")
         uow.commit()
     bus_for(services).sweep()
     return hotel
