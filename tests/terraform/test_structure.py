@@ -468,6 +468,10 @@ def granted_roles(tree: Tree, document: dict) -> tuple[dict[str, set[str]], list
             problems.append(f"{file}: {rtype}.{name}: unknown IAM resource type, teach the check its target")
             continue
         role = str(body["role"])
+        custom = re.fullmatch(r"\$\{google_project_iam_custom_role\.(\w+)\.id\}", role)
+        if custom:  # this module's own custom role: named by its role_id (its permissions are checked below)
+            target = resource_index(tree).get(f"google_project_iam_custom_role.{custom.group(1)}")
+            role = f"custom:{target['role_id']}" if target else role
         if is_expression(role):
             problems.append(f"{file}: {rtype}.{name}: role {role!r} must be written literally")
             continue
@@ -506,9 +510,12 @@ def expected_roles(document: dict) -> dict[str, set[str]]:
     return {
         "request": sql | publish | {"roles/storage.objectViewer @ bucket:operational",
                                     "roles/storage.objectViewer @ bucket:regulatory",
-                                    "roles/cloudkms.cryptoKeyDecrypter @ key:artifact_kek"},
+                                    "roles/cloudkms.cryptoKeyDecrypter @ key:artifact_kek",
+                                    "roles/iam.serviceAccountTokenCreator @ sa:sa[request]"},
         "render": sql | publish | warehouse | dead_letter("render") | {
             "roles/storage.objectCreator @ bucket:operational", "roles/storage.objectCreator @ bucket:regulatory",
+            "roles/storage.objectViewer @ bucket:operational", "roles/storage.objectViewer @ bucket:regulatory",
+            "custom:reportingObjectRetentionSetter @ bucket:regulatory",
             "roles/cloudkms.cryptoKeyEncrypter @ key:artifact_kek"},
         "submit": sql | publish | warehouse | dead_letter("submit") | {
             "roles/storage.objectViewer @ bucket:regulatory",
@@ -546,6 +553,12 @@ def expected_roles(document: dict) -> dict[str, set[str]]:
     }
 
 
+def test_custom_roles_carry_only_the_permissions_they_are_for(module_tree: Tree) -> None:
+    custom = {name: body for _, rtype, name, body in resources(module_tree) if rtype == "google_project_iam_custom_role"}
+    assert {name: sorted(body["permissions"]) for name, body in custom.items()} == {
+        "object_retention_setter": ["storage.objects.setRetention"]}
+
+
 def test_each_identity_holds_exactly_the_roles_of_its_row(module_tree: Tree) -> None:
     document = live_wiring()
     granted, problems = granted_roles(module_tree, document)
@@ -573,7 +586,7 @@ def readme_roles() -> dict[str, set[str]]:
     rows = {}
     for line in section.splitlines():
         if m := re.match(r"^\| `([^`]+)` \| ([^|]*) \|", line):
-            rows[m.group(1)] = set(re.findall(r"roles/[\w.]+", m.group(2)))
+            rows[m.group(1)] = set(re.findall(r"(?:roles/|custom:)[\w.]+", m.group(2)))
     return rows
 
 

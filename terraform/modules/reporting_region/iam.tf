@@ -55,6 +55,42 @@ resource "google_storage_bucket_iam_member" "operational_render" {
   member = "serviceAccount:${google_service_account.sa["render"].email}"
 }
 
+# The render's retry path reads an object a crashed attempt already stored (put_once, then stat).
+resource "google_storage_bucket_iam_member" "operational_render_read" {
+  bucket = google_storage_bucket.operational.name
+  role   = "roles/storage.objectViewer"
+  member = "serviceAccount:${google_service_account.sa["render"].email}"
+}
+
+resource "google_storage_bucket_iam_member" "regulatory_render_read" {
+  bucket = google_storage_bucket.regulatory.name
+  role   = "roles/storage.objectViewer"
+  member = "serviceAccount:${google_service_account.sa["render"].email}"
+}
+
+# Regulatory objects are written with Locked object retention in the same request: that needs
+# storage.objects.setRetention, which no predefined role narrower than objectAdmin carries.
+resource "google_project_iam_custom_role" "object_retention_setter" {
+  project     = var.project_id
+  role_id     = "reportingObjectRetentionSetter"
+  title       = "Reporting: set object retention"
+  description = "Set an object's retention when writing it (regulatory artifacts, locked at write time)."
+  permissions = ["storage.objects.setRetention"]
+}
+
+resource "google_storage_bucket_iam_member" "regulatory_render_retention" {
+  bucket = google_storage_bucket.regulatory.name
+  role   = google_project_iam_custom_role.object_retention_setter.id
+  member = "serviceAccount:${google_service_account.sa["render"].email}"
+}
+
+# The request function signs V4 URLs for plain artifacts with its own identity (IAM signBlob).
+resource "google_service_account_iam_member" "request_signs_urls" {
+  service_account_id = google_service_account.sa["request"].name
+  role               = "roles/iam.serviceAccountTokenCreator"
+  member             = "serviceAccount:${google_service_account.sa["request"].email}"
+}
+
 resource "google_storage_bucket_iam_member" "operational_request" {
   bucket = google_storage_bucket.operational.name
   role   = "roles/storage.objectViewer"

@@ -53,6 +53,9 @@ def _path(rule: str) -> tuple[str, list[dict[str, Any]]]:
 def _response(status: int, what: str | None) -> dict[str, Any]:
     if status == 204 or what is None and status == 204:
         return {"description": "No content"}
+    if 300 <= status < 400:  # a redirect: no body, the target in Location
+        return {"description": what or "Redirect", "headers": {"Location": {
+            "description": "Where to fetch it (a short-lived signed URL)", "schema": {"type": "string"}}}}
     if what and "/" in what:  # a media type: a file download
         return {"description": "The artifact", "content": {m.strip(): {"schema": {"type": "string",
                                                                                   "format": "binary"}}

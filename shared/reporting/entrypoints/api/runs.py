@@ -164,5 +164,6 @@ ROUTES = [
           headers=IDEMPOTENCY_KEY, responses=((202, "Run"), (200, "Run")), errors=(409, 423)),
     Route("/api/v1/reports/runs/<uuid:run_id>/artifacts/<any(pdf, csv, html):fmt>", "GET", "download_artifact",
           download_artifact, summary="Download an artifact", role="viewer",
-          responses=((200, "application/pdf|text/csv|text/html"),)),
+          responses=((200, "application/pdf|text/csv|text/html"),
+                     (302, "A plain (CMEK-only) artifact in Cloud Storage: a 5-minute V4 signed URL"))),
 ]
