@@ -38,7 +38,7 @@ from reporting.domain.submission import CORRECTABLE, Adapter, Submission, Subjec
 from reporting.events.envelope import Envelope
 from reporting.logs import get_logger
 from reporting.service_layer.dependencies import Dependencies
-from reporting.service_layer.regulatory import FilingRequest, Outcome, RegulatoryAdapter
+from reporting.service_layer.regulatory import FilingRequest, FilingResult, Outcome, RegulatoryAdapter
 
 log = get_logger(__name__)
 
@@ -206,20 +206,20 @@ def attempt(tenant_id: str, submission_id: str, deps: Dependencies, adapter_for:
         corrects = uow.submissions.get(submission.corrects) if submission.corrects else None
         uow.commit()
     live = bool(prop and submission.adapter.value in (prop.settings.get("regulatory_live") or []))
-    request = FilingRequest(
-        submission_id=submission.submission_id, tenant_id=tenant_id, property_id=submission.property_id,
-        adapter=str(submission.adapter), subject_kind=str(submission.subject_kind),
-        subject_ref=submission.subject_ref, cutoff_at=submission.cutoff_at, attempt=submission.attempts,
-        rows=_rows_for(submission, _rows(deps, tenant_id, submission.run_id)),
-        property_ids=dict(prop.regulatory_ids) if prop else {},
-        corrects_reference=corrects.authority_reference if corrects else None)
     try:
+        request = FilingRequest(
+            submission_id=submission.submission_id, tenant_id=tenant_id, property_id=submission.property_id,
+            adapter=str(submission.adapter), subject_kind=str(submission.subject_kind),
+            subject_ref=submission.subject_ref, cutoff_at=submission.cutoff_at, attempt=submission.attempts,
+            rows=_rows_for(submission, _rows(deps, tenant_id, submission.run_id)),
+            property_ids=dict(prop.regulatory_ids) if prop else {},
+            corrects_reference=corrects.authority_reference if corrects else None)
         result = adapter_for(submission, live).file(request)
+    except NotFound:  # the run's payload is gone: retrying cannot bring it back; an operator must re-render
+        result = FilingResult.rejected("PAYLOAD_UNAVAILABLE", "the run's regulatory payload (its CSV) is missing")
     except Exception as error:  # an adapter bug or an unexpected transport error: retry, never lose it
         log.exception("regulatory adapter raised", extra={"submission_id": submission_id,
                                                           "error_type": type(error).__name__})
-        from reporting.service_layer.regulatory import FilingResult
-
         result = FilingResult.transient("ADAPTER_ERROR", type(error).__name__)
     done = deps.clock.now()
     with deps.uow(tenant_id) as uow:
