@@ -198,6 +198,24 @@ def _watchdog_runs(args: argparse.Namespace) -> int:
     return 1 if report.errors else 0
 
 
+def _watchdog_submissions(args: argparse.Namespace) -> int:
+    """The submissions watchdog job: one pass over what is due, at risk or past its cutoff."""
+    from reporting.bootstrap import Services
+    from reporting.config import Settings
+    from reporting.logs import configure, get_logger
+    from reporting.service_layer.submit import watch_submissions
+
+    configure()
+    log = get_logger("reporting.jobs.watchdog_submissions")
+    services = Services(Settings.from_env())
+    try:
+        report = watch_submissions(services.clock.now(), services.deps, services.deps.regulatory)
+    finally:
+        services.close()
+    log.info("submissions watchdog done", extra={"watchdog": report.__dict__})
+    return 1 if report.errors else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="reporting", description="Melmastoon reporting-service")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -267,6 +285,8 @@ def main(argv: list[str] | None = None) -> int:
     p = watchdog.add_parser("runs", help="fail runs stuck in rendering; log each tenant's SLO metric line")
     p.add_argument("--no-slo", action="store_true", help="only the stuck runs")
     p.set_defaults(func=_watchdog_runs)
+    p = watchdog.add_parser("submissions", help="file due regulatory submissions, escalate, record missed cutoffs")
+    p.set_defaults(func=_watchdog_submissions)
 
     devenv = sub.add_parser("devenv", help="the demo's local deployments").add_subparsers(dest="devenv_command",
                                                                                        required=True)

@@ -247,3 +247,17 @@ def test_subjects_of_invoices_and_arrivals_carry_their_own_cutoffs():
     assert arrivals[0].cutoff_at == datetime(2026, 11, 24, 8, 30, tzinfo=timezone.utc)  # 14:00 Kolkata + 24 h
     assert json.dumps([s.ref for s in arrivals]) == '["r-9"]'
     assert SubmissionState.ACCEPTED.value == "accepted"
+
+
+def test_the_watchdog_job_command_records_a_missed_cutoff_in_its_deployment(services, police_hotel, migrated, clock,
+                                                                           monkeypatch):
+    from reporting.cli import main
+
+    services.fake_regulatory.script = FakeScript(fail_first=99)  # never accepted
+    regulatory_run(services, police_hotel)  # the job runs on the real clock: this cutoff is long past by then
+    for name, value in {"REPORTING_RESIDENCY": "AF", "REPORTING_DATABASE_URL": migrated.app.url(),
+                        "REPORTING_ARTIFACT_DIR": str(services.settings.artifact_dir),
+                        "REPORTING_DEAD_LETTER_DIR": str(services.settings.dead_letter_dir)}.items():
+        monkeypatch.setenv(name, value)
+    assert main(["watchdog", "submissions"]) == 0
+    assert submissions(migrated, police_hotel.tenant_id)[0]["state"] == "missed_cutoff"
