@@ -54,7 +54,8 @@ def plan_retry(now: datetime, attempts: int, cutoff: datetime, *, rng: random.Ra
     last_chance = cutoff - margin
     if now >= last_chance:
         return None
-    ceiling = min(cap, base * (2 ** max(attempts - 1, 0)))
+    # The exponent stops growing long before the cap is reached: a day-long outage makes hundreds of attempts.
+    ceiling = min(cap, base * (2 ** min(max(attempts - 1, 0), 30)))
     delay = ceiling * (rng or random).random()
     planned = now + max(delay, timedelta(seconds=1))
     return planned if planned < last_chance else last_chance
