@@ -163,12 +163,29 @@ class Services:
                         store=lambda uow: PostgresFairnessStore(uow.connection))
 
     def regulatory_adapter(self, submission: Any, live: bool) -> Any:
-        """The adapter that files a submission: the fake unless the property switched this adapter to live."""
+        """The adapter that files a submission: the fake unless the property switched this adapter to live
+        (property setting `regulatory_live`: the cut-over is a setting, not a deploy)."""
         if not live:
             return self.fake_regulatory
+        adapter = str(submission.adapter)
+        if adapter == "in_form_c":  # the file for the FRRO portal, then an operator's confirmation
+            from reporting.adapters.regulatory.form_c import FormCAdapter
+
+            return FormCAdapter(self.artifact_store)
+        if adapter == "af_police" and self.settings.af_police_endpoint and self.settings.af_police_token:
+            return self._af_police
         from reporting.adapters.regulatory.unconfigured import UnconfiguredLiveAdapter
 
-        return UnconfiguredLiveAdapter(str(submission.adapter))
+        return UnconfiguredLiveAdapter(adapter)
+
+    @cached_property
+    def _af_police(self) -> Any:
+        from reporting.adapters.regulatory.af_police import AfPoliceAdapter
+        from reporting.adapters.secrets import Secret
+
+        token = self.settings.af_police_token or ""
+        secret = Secret(secret_version=token) if token.startswith("projects/") else Secret(value=token)
+        return AfPoliceAdapter(self.settings.af_police_endpoint or "", secret)
 
     @cached_property
     def fake_regulatory(self) -> Any:

@@ -60,6 +60,9 @@ class Settings:
     render_timeout_minutes: int = 30
     # FakeRegulatoryAdapter's script (adapters/regulatory/fake.py): scripted outages, slow answers, rejections
     fake_regulatory_script: str = "{}"
+    # The live AF police register: its endpoint and its API token (a Secret Manager version name in the cloud)
+    af_police_endpoint: str | None = None
+    af_police_token: str | None = None
     # Artifacts: the local folder or the residency's two GCS buckets; operational ones sealed with a per-object
     # data key wrapped by a KMS key (cloud) or a local key file (development)
     artifact_store: str = "local"
@@ -212,6 +215,8 @@ class Settings:
             slo_target=slo_target,
             render_timeout_minutes=render_timeout,
             fake_regulatory_script=fake_script,
+            af_police_endpoint=env.get("REPORTING_AF_POLICE_ENDPOINT") or None,
+            af_police_token=env.get("REPORTING_AF_POLICE_TOKEN") or None,
             artifact_store=store, operational_bucket=buckets[0], regulatory_bucket=buckets[1],
             artifact_encryption=encryption, artifact_kek=kek,
             artifact_key_file=Path(env.get("REPORTING_ARTIFACT_KEY_FILE", str(home / "keys" / "artifact-kek"))),

@@ -307,3 +307,43 @@ def watch_submissions(now: datetime, deps: Dependencies, adapter_for: AdapterFor
                 "cutoff_at": cutoff_at.isoformat(), "minutes_left": int((cutoff_at - now).total_seconds() // 60),
                 "state": outcome if outcome in ("rejected", "transient") else state})
     return report
+
+
+def confirm_submission(tenant_id: str, submission_id: str, authority_reference: str, confirmed_by: str,
+                       deps: Dependencies, *, visible_property_ids: Any = None) -> Submission:
+    """An operator confirms a filing made by hand on the authority's portal (Form C): the acceptance.
+
+    Idempotent for the same reference. Refused once the cutoff has passed (the miss stands; a late
+    filing is a correction) and for adapters that file by machine."""
+    from reporting.domain.errors import Conflict
+    from reporting.service_layer.tenants import require_writable_tenant
+
+    now = deps.clock.now()
+    with deps.uow(tenant_id) as uow:
+        require_writable_tenant(uow, tenant_id, deps.residency)
+        submission = uow.submissions.get(submission_id, for_update=True)
+        if submission is None or (visible_property_ids is not None
+                                  and submission.property_id not in visible_property_ids):
+            raise NotFound("submission not found")
+        if submission.adapter is not Adapter.IN_FORM_C:
+            raise Conflict("only a Form C submission is confirmed by an operator; this adapter files by itself",
+                           adapter=str(submission.adapter))
+        if submission.state is SubmissionState.ACCEPTED:
+            if submission.authority_reference == authority_reference:
+                return submission
+            raise Conflict("the submission was already confirmed with another reference")
+        if now >= submission.cutoff_at or submission.state is SubmissionState.MISSED_CUTOFF:
+            raise Conflict("the cutoff has passed: the miss stands; file the late Form C as a correction",
+                           cutoff_at=submission.cutoff_at.isoformat())
+        loaded = SubmissionState(submission.state)
+        if submission.state is not SubmissionState.SUBMITTING:
+            submission.begin_attempt(now)
+        submission.accept(now, authority_reference)
+        uow.submissions.save(submission, expected_state=loaded)
+        uow.audit.append(tenant_id=tenant_id, actor=confirmed_by, action="submission.confirm",
+                         target_type="submission", target_id=submission_id,
+                         details={"authority_reference": authority_reference})
+        uow.commit()
+    log.info("regulatory submission confirmed by an operator", extra={
+        "submission_id": submission_id, "tenant_id": tenant_id, "adapter": str(submission.adapter)})
+    return submission

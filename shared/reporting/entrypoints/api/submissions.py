@@ -1,4 +1,4 @@
-"""Regulatory submissions, read-only here: list and get (creating and submitting them is issue 6's).
+"""Regulatory submissions: list and get, and an operator's confirmation of a Form C filed on the FRRO portal.
 
 Views carry ids, states, codes, references and timestamps only: the payload, which holds guest data,
 stays in the run's artifacts, and errors are shown by code, never by the authority's free text."""
@@ -14,7 +14,9 @@ from reporting.domain.submission import Adapter, SubjectKind, Submission, Submis
 from reporting.entrypoints.api.context import ApiRequest, Response, Route, json_response
 from reporting.entrypoints.api.openapi import register
 from reporting.entrypoints.api.query import Query, decode_cursor, encode_cursor
+from reporting.entrypoints.api.bodies import read_json
 from reporting.service_layer.submissions import SubmissionFilter, get_submission, list_submissions
+from reporting.service_layer.submit import confirm_submission
 
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _INSTANT = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d{1,6})?([Zz]|[+-]\d{2}:\d{2})$")
@@ -83,6 +85,20 @@ def get_one(api: ApiRequest, submission_id: str) -> Response:
     return json_response(submission_view(submission))
 
 
+CONFIRM = {"type": "object", "additionalProperties": False, "required": ["authority_reference"],
+           "properties": {"authority_reference": {
+               "type": "string", "minLength": 1, "maxLength": 200, "pattern": "^[A-Za-z0-9][A-Za-z0-9._/:-]*$",
+               "description": "the reference the authority's portal gave for the upload"}}}
+
+
+def confirm(api: ApiRequest, submission_id: str) -> Response:
+    principal = api.require(Role.OPERATOR)
+    body = read_json(api.request, CONFIRM)
+    submission = confirm_submission(principal.tenant_id, submission_id, body["authority_reference"],
+                                    principal.subject, api.deps, visible_property_ids=principal.property_ids)
+    return json_response(submission_view(submission))
+
+
 UUID_S = {"type": "string", "format": "uuid"}
 TS = {"type": ["string", "null"], "format": "date-time"}
 register("Submission", {
@@ -121,4 +137,7 @@ ROUTES: list[Route] = [
     Route("/api/v1/reports/submissions/<uuid:submission_id>", "GET", "get_submission", get_one,
           summary="A regulatory submission: state, attempts, cutoff, authority reference, last error code",
           role="viewer", responses=((200, "Submission"),)),
+    Route("/api/v1/reports/submissions/<uuid:submission_id>:confirm", "POST", "confirm_submission", confirm,
+          summary="Confirm a Form C filed by hand on the FRRO portal, with the portal's reference", role="operator",
+          body=CONFIRM, responses=((200, "Submission"),), errors=(409, 413, 415, 422, 423)),
 ]
