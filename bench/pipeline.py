@@ -80,15 +80,15 @@ def main() -> int:
         # Baseline: the same document's HTML straight through xhtml2pdf.
         renderer = DocumentRenderer()
         from reporting.service_layer.ports import RenderRequest
-        from reporting.service_layer.render_report_run import _context, _dataset_params
+        from reporting.service_layer.render_report_run import dataset_params, render_context
 
         with services.uow(spec.tenant_id) as uow:
             run_obj = uow.runs.get(run.run_id)
             version = uow.templates.get_version(run_obj.template_version_id)
             prop = uow.properties.get(spec.property_id)
-        rows = warehouse.query(version.dataset_sql, _dataset_params(run_obj, prop))
+        rows = warehouse.query(version.dataset_sql, dataset_params(run_obj, prop))
         html = renderer.html(RenderRequest(version.layout, "pdf", "en", rows,
-                                           _context(run_obj, version, prop, services.clock.now())))
+                                           render_context(run_obj, version, prop, services.clock.now())))
         from xhtml2pdf import pisa
 
         baseline = []

@@ -190,7 +190,7 @@ def per_template(services: Any, spec: Any, yesterday: Any, warehouse: Any, repea
     from reporting.domain.errors import DomainError
     from reporting.service_layer.commands import RequestReportRun
     from reporting.service_layer.ports import RenderRequest
-    from reporting.service_layer.render_report_run import _context, _dataset_params
+    from reporting.service_layer.render_report_run import dataset_params, render_context
     from reporting.service_layer.report_runs import request_report_run
 
     renderer = DocumentRenderer()
@@ -216,8 +216,8 @@ def per_template(services: Any, spec: Any, yesterday: Any, warehouse: Any, repea
                 run_obj = uow.runs.get(run.run_id)
                 version = uow.templates.get_version(run_obj.template_version_id)
                 prop = uow.properties.get(spec.property_id)
-            rows = warehouse.query(version.dataset_sql, _dataset_params(run_obj, prop))
-            context = _context(run_obj, version, prop, services.clock.now())
+            rows = warehouse.query(version.dataset_sql, dataset_params(run_obj, prop))
+            context = render_context(run_obj, version, prop, services.clock.now())
         except DomainError as exc:
             print(f"{template.key:<30}skipped: {exc.code} {exc.message}")
             continue

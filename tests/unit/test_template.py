@@ -294,7 +294,7 @@ def test_an_archived_version_is_refused_for_new_runs_once_archived() -> None:
 from reporting.adapters.renderers.document import DocumentRenderer  # noqa: E402
 from reporting.service_layer import templates as uc  # noqa: E402
 from reporting.service_layer.dependencies import Dependencies  # noqa: E402
-from reporting.service_layer.render_report_run import _dataset_params  # noqa: E402
+from reporting.service_layer.render_report_run import dataset_params  # noqa: E402
 from tests.fakes import MutableClock  # noqa: E402
 import functools  # noqa: E402
 
@@ -326,7 +326,7 @@ def test_the_system_parameters_are_what_the_render_use_case_binds() -> None:
     run = SimpleNamespace(params={}, tenant_id="t", property_id="p", run_date=NOW.date())
     prop = Property(property_id="p", tenant_id="t", name="H", timezone="Asia/Kabul", currency="AFN", country="AF",
                     locale="en", room_count=10)
-    assert set(_dataset_params(run, prop)) == uc.SYSTEM_DATASET_PARAMETERS  # type: ignore[arg-type]
+    assert set(dataset_params(run, prop)) == uc.SYSTEM_DATASET_PARAMETERS  # type: ignore[arg-type]
 
 
 def test_good_content_passes() -> None:

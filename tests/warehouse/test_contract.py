@@ -21,7 +21,7 @@ from tests.warehouse.bq_tables import bigquery_type, warehouse_schema
 from tests.warehouse.hotels import END, QUOTED_HOTEL, START
 
 TEMPLATES = {t.key: t for t in platform_templates()}
-# What the render use case binds from the run and its property (render_report_run._dataset_params).
+# What the render use case binds from the run and its property (render_report_run.dataset_params).
 FROM_THE_RUN = ("tenant_id", "property_id", "run_date", "deduct_out_of_order")
 
 

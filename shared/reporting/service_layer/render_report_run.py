@@ -68,7 +68,7 @@ def _claim(envelope: Envelope, deps: Dependencies) -> tuple[ReportRun, TemplateV
         return run, version, prop
 
 
-def _context(run: ReportRun, version: TemplateVersion, prop: Property, now: datetime) -> dict[str, Any]:
+def render_context(run: ReportRun, version: TemplateVersion, prop: Property, now: datetime) -> dict[str, Any]:
     local_now = now.astimezone(ZoneInfo(prop.timezone))
     return {
         "property": {"id": prop.property_id, "name": prop.name, "timezone": prop.timezone,
@@ -81,7 +81,7 @@ def _context(run: ReportRun, version: TemplateVersion, prop: Property, now: date
     }
 
 
-def _dataset_params(run: ReportRun, prop: Property) -> dict[str, Any]:
+def dataset_params(run: ReportRun, prop: Property) -> dict[str, Any]:
     """Tenant and property are always bound from the run itself, never from caller-supplied params."""
     return {**run.params, "tenant_id": run.tenant_id, "property_id": run.property_id, "run_date": run.run_date,
             "deduct_out_of_order": prop.deduct_out_of_order}
@@ -102,9 +102,9 @@ def _store(deps: Dependencies, run: ReportRun, fmt: str, data: bytes, retention_
 
 def _produce(run: ReportRun, version: TemplateVersion, prop: Property,
              deps: Dependencies) -> list[tuple[str, StoredObject]]:
-    rows = deps.warehouse().query(version.dataset_sql, _dataset_params(run, prop),
+    rows = deps.warehouse().query(version.dataset_sql, dataset_params(run, prop),
                                   max_bytes_billed=deps.max_bytes_billed)
-    context = _context(run, version, prop, deps.clock.now())
+    context = render_context(run, version, prop, deps.clock.now())
     renderer = deps.renderer()
     stored = []
     for fmt in run.formats:

@@ -31,7 +31,7 @@ MAX_DESCRIPTION_CHARS = 1000
 MAX_REASON_CHARS = 200
 KEY_RE = re.compile(r"^[a-z][a-z0-9_]{1,62}$")  # the same rule as the templates.key CHECK (0003)
 
-# What the render use case binds for every run (render_report_run._dataset_params); a dataset may use these
+# What the render use case binds for every run (render_report_run.dataset_params); a dataset may use these
 # and the parameters its params schema requires, nothing else. A run can never supply these itself.
 SYSTEM_DATASET_PARAMETERS = frozenset({"tenant_id", "property_id", "run_date", "deduct_out_of_order"})
 # Regulatory templates (and their locked retention classes) come from the platform only (SPEC §7).
