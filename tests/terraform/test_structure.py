@@ -207,7 +207,10 @@ def test_each_root_calls_the_module_for_its_own_residency(root_trees: dict[str, 
         calls = [body for _, _, body in blocks(tree, "module")]
         assert len(calls) == 1, name
         assert calls[0]["source"] == "../../modules/reporting_region"
-        assert calls[0]["residency"] == name.upper()
+        # The roots share main.tf (envs/common, linked); each names its residency in residency.tf.
+        assert calls[0]["residency"] == "${local.residency}"
+        residency = [loc["residency"] for doc in tree.values() for loc in doc.get("locals", []) if "residency" in loc]
+        assert residency == [name.upper()], name
         backends = [b for doc in tree.values() for t in doc.get("terraform", []) for b in t.get("backend", [])]
         assert backends and backends[0]["gcs"]["prefix"] == f"reporting-service/{name}", name
 

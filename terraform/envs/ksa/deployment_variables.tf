@@ -1,0 +1,1 @@
+../common/deployment_variables.tf
