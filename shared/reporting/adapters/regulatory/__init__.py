@@ -1,0 +1,1 @@
+"""Regulatory submission adapters: one package per authority (ZATCA for KSA VAT, ...)."""
