@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import io
 import sys
-import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -26,7 +25,6 @@ from reporting.adapters.postgres.connection import local_connection_factory  # n
 from reporting.bootstrap import Services  # noqa: E402
 from reporting.catalog.platform import platform_templates  # noqa: E402
 from reporting.config import Settings  # noqa: E402
-from reporting.db.migrate import migrate  # noqa: E402
 from reporting.devenv import postgres as pg  # noqa: E402
 from reporting.domain.tenant import Property, Residency, Tenant  # noqa: E402
 from reporting.entrypoints.progress import ProgressReporter  # noqa: E402
@@ -46,12 +44,9 @@ def main() -> int:
     parser.add_argument("--tenants", type=int, default=1000)
     parser.add_argument("--days", type=int, default=90)
     args = parser.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="bench-backfill-"))
-    server = pg.provide_server(work, use_machine_server=True)
-    name = f"rs_bench_{uuid.uuid4().hex[:8]}"
-    owner, app = pg.create_database(server.admin, name)
+    scratch = pg.scratch_database("bench-backfill-")
+    work, server, app = scratch.work, scratch.server, scratch.app
     try:
-        migrate(local_connection_factory(owner), log=lambda e: None)
         settings = Settings.from_env({"REPORTING_RESIDENCY": "AF", "REPORTING_DATABASE_URL": app.url(),
                                       "REPORTING_ARTIFACT_DIR": str(work / "artifacts"),
                                       "REPORTING_DEAD_LETTER_DIR": str(work / "dlq"), "LOG_LEVEL": "WARNING"})
@@ -76,7 +71,7 @@ def main() -> int:
         services.close()
         assert report.requested == plan.total == args.tenants * args.days * len(list(platform_templates())), report
 
-        admin = native(server.admin.with_database(name))
+        admin = native(server.admin.with_database(scratch.name))
         dumps = {}
         for table in TABLES:
             out = io.BytesIO()
@@ -99,8 +94,7 @@ def main() -> int:
         print(f"{'backfill job (plan + request)':34}{plan_s + backfill_s:>9.1f}{runs / (plan_s + backfill_s):>10,.0f}")
         print(f"ratio backfill/COPY: {(copy_s / (plan_s + backfill_s)):.2f} (target >= 0.3)")
     finally:
-        pg.drop_database(server.admin, name)
-        server.stop()
+        scratch.close()
     return 0
 
 

@@ -13,7 +13,6 @@ import dataclasses
 import io
 import statistics
 import sys
-import tempfile
 import time
 import uuid
 from datetime import timedelta
@@ -26,7 +25,6 @@ from reporting.adapters.renderers.document import DocumentRenderer  # noqa: E402
 from reporting.adapters.warehouse.duckdb_local import DuckDBWarehouse  # noqa: E402
 from reporting.bootstrap import Services  # noqa: E402
 from reporting.config import Settings  # noqa: E402
-from reporting.db.migrate import migrate  # noqa: E402
 from reporting.devenv import postgres as pg  # noqa: E402
 from reporting.devenv.synthetic_hotels import DEMO_HOTELS, generate, load_into  # noqa: E402
 from reporting.domain.tenant import Property, Residency, Tenant  # noqa: E402
@@ -47,12 +45,9 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=30)
     args = parser.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="bench-pipeline-"))
-    server = pg.provide_server(work, use_machine_server=True)
-    name = f"rs_bench_{uuid.uuid4().hex[:8]}"
-    owner, app = pg.create_database(server.admin, name)
+    scratch = pg.scratch_database("bench-pipeline-")
+    work, server, app = scratch.work, scratch.server, scratch.app
     try:
-        migrate(local_connection_factory(owner), log=lambda e: None)
         settings = Settings.from_env({"REPORTING_RESIDENCY": "AF", "REPORTING_DATABASE_URL": app.url(),
                                       "REPORTING_ARTIFACT_DIR": str(work / "artifacts"),
                                       "REPORTING_DEAD_LETTER_DIR": str(work / "dlq")})
@@ -98,8 +93,7 @@ def main() -> int:
             baseline.append((time.perf_counter() - t0) * 1000)
         services.close()
     finally:
-        pg.drop_database(server.admin, name)
-        server.stop()
+        scratch.close()
 
     p50, p99 = statistics.median(pipeline), pct(pipeline, 0.99)
     b50, b99 = statistics.median(baseline), pct(baseline, 0.99)

@@ -25,7 +25,6 @@ import resource
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from datetime import timedelta
@@ -293,19 +292,15 @@ def with_database(repeat: int, pipeline_runs: int) -> None:
     from reporting.adapters.warehouse.duckdb_local import DuckDBWarehouse
     from reporting.bootstrap import Services
     from reporting.config import Settings
-    from reporting.db.migrate import migrate
     from reporting.devenv import postgres as pg
     from reporting.devenv.synthetic_hotels import DEMO_HOTELS, generate, load_into
     from reporting.domain.tenant import Property, Residency, Tenant
     from reporting.service_layer.ports import business_yesterday
     from reporting.service_layer.tenants import sync_property, sync_tenant
 
-    work = Path(tempfile.mkdtemp(prefix="bench-render-"))
-    server = pg.provide_server(work, use_machine_server=True)
-    name = f"rs_bench_{uuid.uuid4().hex[:8]}"
-    owner, app = pg.create_database(server.admin, name)
+    scratch = pg.scratch_database("bench-render-")
+    work, app = scratch.work, scratch.app
     try:
-        migrate(local_connection_factory(owner), log=lambda e: None)
         settings = Settings.from_env({"REPORTING_RESIDENCY": "AF", "REPORTING_DATABASE_URL": app.url(),
                                       "REPORTING_ARTIFACT_DIR": str(work / "artifacts"),
                                       "REPORTING_DEAD_LETTER_DIR": str(work / "dlq")})
@@ -327,8 +322,7 @@ def with_database(repeat: int, pipeline_runs: int) -> None:
             print(f"\npipeline overhead: skipped ({type(exc).__name__}: {exc})")
         services.close()
     finally:
-        pg.drop_database(server.admin, name)
-        server.stop()
+        scratch.close()
 
 
 def main() -> int:

@@ -18,7 +18,6 @@ import os
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import urllib.request
@@ -31,7 +30,6 @@ sys.path.insert(0, str(REPO))
 from reporting.adapters.postgres.connection import local_connection_factory  # noqa: E402
 from reporting.bootstrap import Services  # noqa: E402
 from reporting.config import Settings  # noqa: E402
-from reporting.db.migrate import migrate  # noqa: E402
 from reporting.devenv import postgres as pg  # noqa: E402
 from reporting.devenv.pubsub_emulator import free_port  # noqa: E402
 from reporting.devenv.synthetic_hotels import DEMO_HOTELS  # noqa: E402
@@ -128,15 +126,12 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=300)
     parser.add_argument("--concurrency", type=int, default=4)
     args = parser.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="bench-request-"))
-    server = pg.provide_server(work, use_machine_server=True)
-    name = f"rs_bench_{uuid.uuid4().hex[:8]}"
-    owner, app = pg.create_database(server.admin, name)
+    scratch = pg.scratch_database("bench-request-")
+    work, owner, app = scratch.work, scratch.owner, scratch.app
     idp = DevIdentityProvider()
     jwks = idp.serve()
     processes: list[subprocess.Popen] = []
     try:
-        migrate(local_connection_factory(owner), log=lambda e: None)
         conn = local_connection_factory(owner)()
         from reporting.adapters.postgres.connection import execute
 
@@ -202,8 +197,7 @@ def main() -> int:
             if process.poll() is None:
                 process.kill()
         jwks.stop()
-        pg.drop_database(server.admin, name)
-        server.stop()
+        scratch.close()
     return 0
 
 

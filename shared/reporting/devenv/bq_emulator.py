@@ -28,7 +28,6 @@ import fcntl
 import hashlib
 import json
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -124,19 +123,9 @@ class BigQueryEmulator:
         if self._stopped:
             return
         self._stopped = True
-        if self.process.poll() is not None:
-            return
-        try:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            self.process.wait(timeout=10)
-        except ProcessLookupError:
-            pass
-        except subprocess.TimeoutExpired:
-            try:
-                os.killpg(self.process.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            self.process.wait(timeout=10)
+        from reporting.devenv.processes import stop_process_group  # module level stays stdlib-only (see above)
+
+        stop_process_group(self.process)
 
     def __enter__(self) -> BigQueryEmulator:
         """Use as a context manager that stops the emulator on exit."""

@@ -7,8 +7,6 @@ in tests/storage/fake_gcs.py.
 """
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
 import sys
 import time
@@ -17,6 +15,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from reporting.devenv.processes import stop_process_group
 from reporting.devenv.pubsub_emulator import free_port
 
 
@@ -38,16 +37,7 @@ class GcsEmulator:
     started_in_seconds: float
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            try:
-                os.killpg(self.process.pid, signal.SIGTERM)
-                self.process.wait(timeout=10)
-            except (ProcessLookupError, subprocess.TimeoutExpired):
-                try:
-                    os.killpg(self.process.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-                self.process.wait(timeout=10)
+        stop_process_group(self.process)
 
     def __enter__(self) -> "GcsEmulator":
         return self

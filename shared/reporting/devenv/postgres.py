@@ -227,3 +227,41 @@ def drop_database(admin: ConnInfo, name: str) -> None:
         execute(conn, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
     finally:
         conn.close()
+
+
+@dataclass
+class ScratchDatabase:
+    """A migrated throwaway database on the provided server, for benchmarks; close() drops it and stops the server."""
+
+    work: Path
+    server: ProvidedServer
+    name: str
+    owner: ConnInfo
+    app: ConnInfo
+
+    def close(self) -> None:
+        try:
+            drop_database(self.server.admin, self.name)
+        finally:
+            self.server.stop()
+
+
+def scratch_database(prefix: str) -> ScratchDatabase:
+    """A work folder, the machine's server (else our own), a new database migrated as reporting_owner."""
+    import tempfile
+    import uuid
+
+    from reporting.adapters.postgres.connection import local_connection_factory
+    from reporting.db.migrate import migrate
+
+    work = Path(tempfile.mkdtemp(prefix=prefix))
+    server = provide_server(work, use_machine_server=True)
+    name = f"rs_bench_{uuid.uuid4().hex[:8]}"
+    owner, app = create_database(server.admin, name)
+    scratch = ScratchDatabase(work, server, name, owner, app)
+    try:
+        migrate(local_connection_factory(owner), log=lambda event: None)
+    except BaseException:
+        scratch.close()
+        raise
+    return scratch
