@@ -8,15 +8,16 @@ EXTRAS := dev$(if $(wildcard /usr/lib/postgresql/*/bin/initdb),,$(comma)embedded
 comma := ,
 PYTEST_ARGS ?=
 
-.PHONY: help install demo serve test lint seed bundle checkov clean
+.PHONY: help install demo serve test lint seed bundle checkov goldens clean
 
 help:
-	@echo "make demo   three residencies, one hotel each: yesterday's daily occupancy end to end (PDFs under out/)"
+	@echo "make demo   three residencies, one hotel each: yesterday's operational reports in English and the hotel's languages (PDFs under out/)"
 	@echo "make serve  the API on http://127.0.0.1:8080 over the demo data (RESIDENCY=AF|IN|KSA), prints dev tokens"
 	@echo "make test   migration lint, seed check, unit + integration tests on a real Postgres"
+	@echo "make goldens regenerate the golden snapshots on purpose (PDFs to look at under out/goldens/)"
 	@echo "make seed   regenerate migrations/0005_seed_platform_templates.sql from the template catalog"
 	@echo "make bundle deployable zips under build/bundles/ (one per function, one for the jobs' image), reproducible"
-	@echo "make lint   the CI gates: checkov on terraform/, migrations (RLS, forward-only), event schemas (additive only), OpenAPI, pyflakes"
+	@echo "make lint   the CI gates: checkov on terraform/, migrations (RLS, forward-only), event schemas (additive only), message catalogs complete, OpenAPI, pyflakes"
 
 $(VENV)/.installed: pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -36,6 +37,7 @@ lint: install
 	bash terraform/checkov.sh
 	$(PY) -m reporting.cli db lint
 	$(PY) -m reporting.cli events check
+	$(PY) -m reporting.cli catalog extract --check
 	$(PY) -m reporting.cli api openapi --check
 	$(PY) -m pyflakes shared functions jobs tests bench
 
@@ -47,6 +49,10 @@ bundle: install
 
 checkov:
 	bash terraform/checkov.sh
+
+goldens: install
+	$(PY) -m tests.goldens.snapshots --pdf out/goldens
+	@echo "regenerated tests/goldens/; look at out/goldens/*/*.pdf (pdftoppm -png) before committing them"
 
 test: lint
 	$(PY) -m reporting.cli catalog seed --check

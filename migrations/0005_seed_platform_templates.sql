@@ -4,7 +4,743 @@
 -- Idempotent: re-applied whenever its checksum changes. A published version is never
 -- rewritten (content change = new version number), so runs keep what they were pinned to.
 
--- daily_occupancy v1
+-- af_police_guest_register v1
+INSERT INTO reporting.templates (template_id, tenant_id, key, category, name, description)
+VALUES ('b1d782b8-3ce4-53e2-a223-b80624faae65', NULL, 'af_police_guest_register', 'regulatory', $seed$Police guest register (Afghanistan)$seed$, $seed$Guest check-ins and check-outs of the business date with identity documents, visas and journey, for the police guest register.$seed$)
+ON CONFLICT (template_id) DO UPDATE SET name = EXCLUDED.name, description = EXCLUDED.description;
+
+INSERT INTO reporting.template_versions (template_version_id, template_id, tenant_id, version, status,
+  layout, dataset_sql, params_schema, formats, locales, retention_class, regulatory_adapter,
+  catalog_hash, snapshot_hash, published_at)
+VALUES ('801ebe1e-7e76-5eb0-bcba-b184543138d4', 'b1d782b8-3ce4-53e2-a223-b80624faae65', NULL, 1, 'published',
+  $seed${#- Police guest register (Afghanistan): the business date's check-ins and check-outs with identity documents.
+    Context: property, run, template, generated_at, locale, rows (see dataset.sql).
+    Layout contract: A4 landscape, footer on every page, ONE main table (table.grid with a
+    repeated thead and the data rows in tbody); summaries above it. No font-family: the
+    renderer injects the fonts for the locale.
+    Right to left: the columns are listed once, in reading order. <html dir="rtl"> makes
+    xhtml2pdf (>= 0.2.28, tables.py _mirror_columns) and browsers lay every table out right to
+    left, so the layout must NOT reverse them itself (that would put them back left to right);
+    text aligns to the reading side, numbers stay right-aligned so their units line up. -#}
+{% set rtl = dir == "rtl" %}
+{% set start = "right" if rtl else "left" %}
+{% set register_labels = {"check_in": _("Check-in"), "check_out": _("Check-out")} %}
+{% set gender_labels = {"F": _("Female"), "M": _("Male"), "X": _("Unspecified")} %}
+{% set document_labels = {"passport": _("Passport"), "national_id": _("National ID")} %}
+{% set purpose_labels = {"tourism": _("Tourism"), "business": _("Business"), "conference": _("Conference"), "official": _("Official"), "visiting_family": _("Visiting family"), "medical": _("Medical")} %}
+{% set columns = [
+  {"key": "line_number", "label": _("No."), "fmt": "int", "width": "3%"},
+  {"key": "movement", "label": _("Movement"), "fmt": "parts", "sep": " ", "width": "7%",
+   "parts": [{"key": "movement", "fmt": "enum", "labels": register_labels}, {"key": "movement_at", "fmt": "time"}]},
+  {"key": "room_number", "label": _("Room"), "fmt": "text", "width": "4%"},
+  {"key": "name", "label": _("Name"), "fmt": "parts", "sep": ", ", "width": "9%",
+   "parts": [{"key": "family_name", "fmt": "text"}, {"key": "given_names", "fmt": "text"}]},
+  {"key": "gender", "label": _("Gender"), "fmt": "enum", "labels": gender_labels, "width": "5%"},
+  {"key": "date_of_birth", "label": _("Date of birth"), "fmt": "date", "width": "6%"},
+  {"key": "nationality", "label": _("Nationality"), "fmt": "text", "width": "6%"},
+  {"key": "document", "label": _("Identity document"), "fmt": "parts", "sep": " ", "width": "13%",
+   "parts": [{"key": "document_type", "fmt": "enum", "labels": document_labels},
+             {"key": "document_number", "fmt": "text", "br": true},
+             {"key": "document_issuing_country", "fmt": "text", "prefix": _("Issued by"), "br": true},
+             {"key": "document_expiry_date", "fmt": "date", "prefix": _("Expires")}]},
+  {"key": "visa", "label": _("Visa"), "fmt": "parts", "sep": " ", "width": "9%",
+   "parts": [{"key": "visa_type", "fmt": "text"}, {"key": "visa_number", "fmt": "text", "br": true},
+             {"key": "visa_expiry_date", "fmt": "date", "prefix": _("Expires"), "br": true}]},
+  {"key": "home_address", "label": _("Home address"), "fmt": "text", "width": "8%"},
+  {"key": "arrived_from", "label": _("Arrived from"), "fmt": "parts", "sep": ", ", "width": "6%",
+   "parts": [{"key": "arrived_from_city", "fmt": "text"}, {"key": "arrived_from_country", "fmt": "text"}]},
+  {"key": "next_destination", "label": _("Next destination"), "fmt": "parts", "sep": ", ", "width": "7%",
+   "parts": [{"key": "next_destination_city", "fmt": "text"}, {"key": "next_destination_country", "fmt": "text"}]},
+  {"key": "purpose_of_visit", "label": _("Purpose of visit"), "fmt": "enum", "labels": purpose_labels, "width": "6%"},
+  {"key": "stay", "label": _("Stay"), "fmt": "parts", "sep": " ", "width": "6%",
+   "parts": [{"key": "arrival_date", "fmt": "date"}, {"key": "departure_date", "fmt": "date", "br": true}]},
+  {"key": "party", "label": _("Adults / children"), "fmt": "parts", "sep": " / ", "width": "5%",
+   "parts": [{"key": "adults", "fmt": "int"}, {"key": "children", "fmt": "int"}]},
+] %}
+{% macro value(v, fmt, labels) -%}
+  {%- if fmt == "enum" -%}{{ labels[v] if v in labels else v }}
+  {%- elif fmt == "int" -%}{{ v | number }}
+  {%- elif fmt == "amount" -%}{{ v | number(2) }}
+  {%- elif fmt == "percent" -%}{{ v | percent }}
+  {%- elif fmt == "date" -%}{{ v.isoformat() }}
+  {%- elif fmt == "time" -%}{{ v.strftime("%H:%M") }}
+  {%- elif fmt == "datetime" -%}{{ v.strftime("%Y-%m-%d %H:%M") }}
+  {%- elif fmt == "bool" -%}{{ _("Yes") if v else _("No") }}
+  {%- else -%}{{ v }}
+  {%- endif -%}
+{%- endmacro %}
+{% macro cell(row, col) -%}
+  {%- if col.parts is defined -%}
+    {%- for part in col.parts if row[part.key] is not none -%}
+      {%- if not loop.first -%}{%- if part.br is defined -%}<br>{%- else -%}{{ col.sep }}{%- endif -%}{%- endif -%}
+      {%- if part.prefix is defined -%}<span class="prefix">{{ part.prefix }}</span> {% endif -%}
+      {{- value(row[part.key], part.fmt, part.labels if part.labels is defined else {}) -}}
+    {%- else -%}—
+    {%- endfor -%}
+  {%- elif row[col.key] is none -%}
+    {%- if col.none is defined -%}{{ col.none }}{%- elif not (row.is_total is defined and row.is_total) -%}—{%- endif -%}
+  {%- else -%}{{ value(row[col.key], col.fmt, col.labels if col.labels is defined else {}) }}
+  {%- endif -%}
+{%- endmacro %}
+<!DOCTYPE html>
+<html lang="{{ lang }}" dir="{{ dir }}">
+<head>
+<meta charset="utf-8">
+<title>{{ _("Police guest register") }} · {{ property.name }} · {{ run.run_date.isoformat() }}</title>
+<style>
+  @page {
+    size: a4 landscape;
+    margin: 1.6cm 1.4cm 2cm 1.4cm;
+    @frame footer { -pdf-frame-content: page-footer; bottom: 0.8cm; margin-left: 1.4cm; margin-right: 1.4cm; height: 1cm; }
+  }
+  body { font-size: 7pt; color: #1d2733; }
+  h1 { font-size: 17pt; margin: 0 0 2pt 0; color: #0b3d5c; text-align: {{ start }}; }
+  .meta { font-size: 9pt; color: #4a5868; margin-bottom: 10pt; text-align: {{ start }}; }
+  .kpis td { padding: 6pt 8pt; border: 0.5pt solid #c7d2dc; background-color: #f2f6f9; text-align: {{ start }}; }
+  .kpi-label { font-size: 8pt; color: #4a5868; }
+  .kpi-value { font-size: 13pt; font-weight: bold; color: #0b3d5c; }
+  table.grid { width: 100%; border-collapse: collapse; margin-top: 12pt; -pdf-keep-with-next: false; }
+  table.grid th { background-color: #0b3d5c; color: #ffffff; padding: 4pt 3pt; font-weight: bold; text-align: {{ start }}; vertical-align: bottom; }
+  table.grid td { padding: 3pt 3pt; border-bottom: 0.5pt solid #d8e0e7; text-align: {{ start }}; vertical-align: top; }
+  table.grid th.n, table.grid td.n { text-align: right; }
+  table.grid tr.subtotal td { font-weight: bold; background-color: #f4f7fa; }
+  table.grid tr.total td { font-weight: bold; border-top: 1pt solid #0b3d5c; background-color: #eef3f7; }
+  table.grid tr.empty td { color: #6b7886; text-align: center; padding: 10pt; }
+  .prefix { color: #6b7886; }
+  table.grid td.small { font-size: 6.5pt; }
+  #page-footer { font-size: 7.5pt; color: #6b7886; }
+</style>
+</head>
+<body>
+<div id="page-footer">
+  {{ property.name }} · {{ _("Business date") }} {{ run.run_date | longdate }} ·
+  {{ _("Template") }} {{ template.key }} {{ _("version") }} {{ template.version }} ·
+  {{ _("Generated") }} {{ generated_at | datetime }} ({{ property.timezone }}) ·
+  {{ _("Page") }} <pdf:pagenumber> {{ _("of") }} <pdf:pagecount>
+</div>
+
+<h1>{{ property.name }} — {{ _("Police guest register") }}</h1>
+<div class="meta">{{ _("Business date") }}: {{ run.run_date | longdate }}</div>
+
+{% set kpis = [
+  {"label": _("Check-ins"), "value": rows | selectattr("movement", "equalto", "check_in") | list | length | number},
+  {"label": _("Check-outs"), "value": rows | selectattr("movement", "equalto", "check_out") | list | length | number},
+  {"label": _("Foreign guests checked in"), "value": rows | selectattr("movement", "equalto", "check_in") | selectattr("is_foreign") | list | length | number},
+] %}
+<table class="kpis">
+  <tr>
+  {% for kpi in kpis %}
+    <td><div class="kpi-label">{{ kpi.label }}</div><div class="kpi-value">{{ kpi.value }}</div></td>
+  {% endfor %}
+  </tr>
+</table>
+
+{% set table_rows = rows %}
+<table class="grid" repeat="1">
+  <thead>
+    <tr>
+    {% for col in columns %}
+      <th{% if col.fmt in ("int", "amount", "percent") %} class="n"{% endif %} width="{{ col.width }}">{{ col.label }}</th>
+    {% endfor %}
+    </tr>
+  </thead>
+  <tbody>
+  {% for row in table_rows %}
+    <tr>
+    {% for col in columns %}
+      <td class="{{ "n" if col.fmt in ("int", "amount", "percent") else "t" }}{% if col.cls is defined %} {{ col.cls }}{% endif %}">{{ cell(row, col) }}</td>
+    {% endfor %}
+    </tr>
+  {% else %}
+    <tr class="empty"><td colspan="{{ columns | length }}">{{ _("No guest check-ins or check-outs on this date.") }}</td></tr>
+  {% endfor %}
+  </tbody>
+</table>
+</body>
+</html>
+$seed$,
+  $seed$-- Police guest register (Afghanistan) for one property and one business date (BigQuery dialect).
+--
+-- Parameters (always bound, never string-built):
+--   @tenant_id STRING, @property_id STRING, @run_date DATE (the business date).
+--
+-- Output: one line per guest movement on @run_date, numbered from 1 (line_number):
+--   'check_in'  every stay arriving on @run_date that actually arrived ('in_house' or
+--               'checked_out'), nationals and foreigners alike;
+--   'check_out' every stay that checked out on @run_date.
+-- Check-ins first, then check-outs, each by local time of the movement, room and
+-- confirmation number. Identity columns are the registered guest's (the booker):
+-- accompanying persons are counted in adults/children, not listed. Visa columns are NULL
+-- for Afghan nationals. Times are local civil times (Asia/Kabul at an AF property).
+-- Every submitted field is a column so the regulatory payload is built from these rows.
+
+WITH
+movement AS (
+  SELECT
+    'check_in' AS movement, 1 AS movement_order, r.checked_in_at AS movement_at,
+    r.reservation_id, r.confirmation_number, r.guest_id, r.room_id, r.arrival_date, r.departure_date,
+    r.adults, r.children, r.purpose_of_visit, r.arrived_from_city, r.arrived_from_country,
+    r.next_destination_city, r.next_destination_country
+  FROM dw.reservations AS r
+  WHERE r.tenant_id = @tenant_id
+    AND r.property_id = @property_id
+    AND r.arrival_date = @run_date
+    AND r.status IN ('in_house', 'checked_out')
+  UNION ALL
+  SELECT
+    'check_out' AS movement, 2 AS movement_order, r.checked_out_at AS movement_at,
+    r.reservation_id, r.confirmation_number, r.guest_id, r.room_id, r.arrival_date, r.departure_date,
+    r.adults, r.children, r.purpose_of_visit, r.arrived_from_city, r.arrived_from_country,
+    r.next_destination_city, r.next_destination_country
+  FROM dw.reservations AS r
+  WHERE r.tenant_id = @tenant_id
+    AND r.property_id = @property_id
+    AND r.departure_date = @run_date
+    AND r.status = 'checked_out'
+),
+
+guest AS (
+  SELECT
+    g.guest_id, g.family_name, g.given_names, g.gender, g.date_of_birth, g.nationality, g.is_foreign,
+    g.home_address, g.document_type, g.document_number, g.document_issuing_country,
+    g.document_issue_date, g.document_expiry_date, g.visa_number, g.visa_type, g.visa_issue_date,
+    g.visa_expiry_date
+  FROM dw.guests AS g
+  WHERE g.tenant_id = @tenant_id
+    AND g.property_id = @property_id
+),
+
+room AS (
+  SELECT rm.room_id, rm.room_number
+  FROM dw.rooms AS rm
+  WHERE rm.tenant_id = @tenant_id
+    AND rm.property_id = @property_id
+)
+
+SELECT
+  CAST(@run_date AS DATE) AS business_date,
+  ROW_NUMBER() OVER (
+    ORDER BY m.movement_order, m.movement_at, rm.room_number, m.confirmation_number
+  ) AS line_number,
+  m.movement,
+  m.movement_at,
+  rm.room_number,
+  m.confirmation_number,
+  g.family_name,
+  g.given_names,
+  g.gender,
+  g.date_of_birth,
+  g.nationality,
+  g.is_foreign,
+  g.document_type,
+  g.document_number,
+  g.document_issuing_country,
+  g.document_issue_date,
+  g.document_expiry_date,
+  g.visa_number,
+  g.visa_type,
+  g.visa_issue_date,
+  g.visa_expiry_date,
+  g.home_address,
+  m.arrived_from_city,
+  m.arrived_from_country,
+  m.next_destination_city,
+  m.next_destination_country,
+  m.purpose_of_visit,
+  m.arrival_date,
+  m.departure_date,
+  DATE_DIFF(m.departure_date, m.arrival_date, DAY) AS nights,
+  m.adults,
+  m.children,
+  m.reservation_id,
+  m.guest_id
+FROM movement AS m
+LEFT JOIN guest AS g
+  ON g.guest_id = m.guest_id
+LEFT JOIN room AS rm
+  ON rm.room_id = m.room_id
+ORDER BY line_number
+$seed$,
+  $seed${"$schema": "https://json-schema.org/draft/2020-12/schema", "additionalProperties": false, "properties": {}, "type": "object"}$seed$::jsonb,
+  ARRAY['pdf', 'csv', 'html']::text[], ARRAY['en', 'ps', 'fa-AF']::text[], 'regulatory-af-police', 'af_police',
+  '2a312cba8b960e5984e86f4ca303dd6e1707b2c93402483a5117d2e895721af7', '21e83348fa343d0e3cedbe047924b3dec05bebf883893b1080cc8e09ccac9ca3', now())
+ON CONFLICT (template_version_id) DO NOTHING;
+
+DO $guard$ BEGIN
+  IF (SELECT snapshot_hash FROM reporting.template_versions WHERE template_version_id = '801ebe1e-7e76-5eb0-bcba-b184543138d4')
+     <> '21e83348fa343d0e3cedbe047924b3dec05bebf883893b1080cc8e09ccac9ca3' THEN
+    RAISE EXCEPTION 'platform template af_police_guest_register v1 changed after publication: bump its version';
+  END IF;
+END $guard$;
+
+-- arrivals v1
+INSERT INTO reporting.templates (template_id, tenant_id, key, category, name, description)
+VALUES ('acf756fc-6862-5c11-b8f9-d72f507664db', NULL, 'arrivals', 'operational', $seed$Arrivals$seed$, $seed$Reservations due to arrive on the business date (not cancelled): room, guest, stay, rate, segment and whether they arrived or did not show.$seed$)
+ON CONFLICT (template_id) DO UPDATE SET name = EXCLUDED.name, description = EXCLUDED.description;
+
+INSERT INTO reporting.template_versions (template_version_id, template_id, tenant_id, version, status,
+  layout, dataset_sql, params_schema, formats, locales, retention_class, regulatory_adapter,
+  catalog_hash, snapshot_hash, published_at)
+VALUES ('5e60fd1f-a1eb-55dd-861c-4d5ea6c96a4f', 'acf756fc-6862-5c11-b8f9-d72f507664db', NULL, 1, 'published',
+  $seed${#- Arrivals: every reservation due on the business date that was not cancelled.
+    Context: property, run, template, generated_at, locale, rows (see dataset.sql).
+    Layout contract: A4 landscape, footer on every page, ONE main table (table.grid with a
+    repeated thead and the data rows in tbody); summaries above it. No font-family: the
+    renderer injects the fonts for the locale.
+    Right to left: the columns are listed once, in reading order. <html dir="rtl"> makes
+    xhtml2pdf (>= 0.2.28, tables.py _mirror_columns) and browsers lay every table out right to
+    left, so the layout must NOT reverse them itself (that would put them back left to right);
+    text aligns to the reading side, numbers stay right-aligned so their units line up. -#}
+{% set rtl = dir == "rtl" %}
+{% set start = "right" if rtl else "left" %}
+{% set status_labels = {"checked_out": _("Checked out"), "in_house": _("In house"), "reserved": _("Reserved"), "cancelled": _("Cancelled"), "no_show": _("No-show")} %}
+{% set segment_labels = {"transient": _("Transient"), "corporate": _("Corporate"), "group": _("Group"), "government": _("Government"), "ota": _("Online travel agency")} %}
+{% set channel_labels = {"direct": _("Direct"), "ota": _("Online travel agency"), "walk_in": _("Walk-in"), "corporate": _("Corporate")} %}
+{% set columns = [
+  {"key": "room_number", "label": _("Room"), "fmt": "text", "width": "4%"},
+  {"key": "confirmation_number", "label": _("Confirmation"), "fmt": "text", "width": "8%"},
+  {"key": "guest_name", "label": _("Guest"), "fmt": "text", "width": "11%"},
+  {"key": "nationality", "label": _("Nationality"), "fmt": "text", "width": "6%"},
+  {"key": "room_type", "label": _("Room type"), "fmt": "text", "width": "5%"},
+  {"key": "departure_date", "label": _("Departure"), "fmt": "date", "width": "7%"},
+  {"key": "nights", "label": _("Nights"), "fmt": "int", "width": "5%"},
+  {"key": "party", "label": _("Adults / children"), "fmt": "parts", "sep": " / ", "width": "6%",
+   "parts": [{"key": "adults", "fmt": "int"}, {"key": "children", "fmt": "int"}]},
+  {"key": "segment", "label": _("Segment"), "fmt": "enum", "labels": segment_labels, "width": "9%"},
+  {"key": "channel", "label": _("Channel"), "fmt": "enum", "labels": channel_labels, "width": "9%"},
+  {"key": "nightly_rate", "label": _("Rate"), "fmt": "rate", "width": "8%"},
+  {"key": "group_code", "label": _("Group"), "fmt": "text", "width": "8%"},
+  {"key": "status", "label": _("Status"), "fmt": "enum", "labels": status_labels, "width": "8%"},
+  {"key": "checked_in_at", "label": _("Checked in"), "fmt": "time", "width": "6%"},
+] %}
+{% macro value(v, fmt, labels) -%}
+  {%- if fmt == "enum" -%}{{ labels[v] if v in labels else v }}
+  {%- elif fmt == "int" -%}{{ v | number }}
+  {%- elif fmt == "amount" -%}{{ v | number(2) }}
+  {%- elif fmt == "percent" -%}{{ v | percent }}
+  {%- elif fmt == "date" -%}{{ v.isoformat() }}
+  {%- elif fmt == "time" -%}{{ v.strftime("%H:%M") }}
+  {%- elif fmt == "datetime" -%}{{ v.strftime("%Y-%m-%d %H:%M") }}
+  {%- elif fmt == "bool" -%}{{ _("Yes") if v else _("No") }}
+  {%- else -%}{{ v }}
+  {%- endif -%}
+{%- endmacro %}
+{% macro cell(row, col) -%}
+  {%- if col.parts is defined -%}
+    {%- for part in col.parts if row[part.key] is not none -%}
+      {%- if not loop.first -%}{%- if part.br is defined -%}<br>{%- else -%}{{ col.sep }}{%- endif -%}{%- endif -%}
+      {%- if part.prefix is defined -%}<span class="prefix">{{ part.prefix }}</span> {% endif -%}
+      {{- value(row[part.key], part.fmt, part.labels if part.labels is defined else {}) -}}
+    {%- else -%}—
+    {%- endfor -%}
+  {%- elif col.fmt == "rate" -%}
+    {#- a zero rate is a comped or house-use room: say so rather than print 0.00 -#}
+    {%- if row.is_complimentary -%}{{ _("Complimentary") }}{%- elif row.is_house_use -%}{{ _("House use") }}
+    {%- else -%}{{ value(row[col.key], "amount", {}) }}{%- endif -%}
+  {%- elif row[col.key] is none -%}
+    {%- if col.none is defined -%}{{ col.none }}{%- elif not (row.is_total is defined and row.is_total) -%}—{%- endif -%}
+  {%- else -%}{{ value(row[col.key], col.fmt, col.labels if col.labels is defined else {}) }}
+  {%- endif -%}
+{%- endmacro %}
+<!DOCTYPE html>
+<html lang="{{ lang }}" dir="{{ dir }}">
+<head>
+<meta charset="utf-8">
+<title>{{ _("Arrivals") }} · {{ property.name }} · {{ run.run_date.isoformat() }}</title>
+<style>
+  @page {
+    size: a4 landscape;
+    margin: 1.6cm 1.4cm 2cm 1.4cm;
+    @frame footer { -pdf-frame-content: page-footer; bottom: 0.8cm; margin-left: 1.4cm; margin-right: 1.4cm; height: 1cm; }
+  }
+  body { font-size: 8.5pt; color: #1d2733; }
+  h1 { font-size: 17pt; margin: 0 0 2pt 0; color: #0b3d5c; text-align: {{ start }}; }
+  .meta { font-size: 9pt; color: #4a5868; margin-bottom: 10pt; text-align: {{ start }}; }
+  .kpis td { padding: 6pt 8pt; border: 0.5pt solid #c7d2dc; background-color: #f2f6f9; text-align: {{ start }}; }
+  .kpi-label { font-size: 8pt; color: #4a5868; }
+  .kpi-value { font-size: 13pt; font-weight: bold; color: #0b3d5c; }
+  table.grid { width: 100%; border-collapse: collapse; margin-top: 12pt; -pdf-keep-with-next: false; }
+  table.grid th { background-color: #0b3d5c; color: #ffffff; padding: 4pt 3pt; font-weight: bold; text-align: {{ start }}; vertical-align: bottom; }
+  table.grid td { padding: 3pt 3pt; border-bottom: 0.5pt solid #d8e0e7; text-align: {{ start }}; vertical-align: top; }
+  table.grid th.n, table.grid td.n { text-align: right; }
+  table.grid tr.subtotal td { font-weight: bold; background-color: #f4f7fa; }
+  table.grid tr.total td { font-weight: bold; border-top: 1pt solid #0b3d5c; background-color: #eef3f7; }
+  table.grid tr.empty td { color: #6b7886; text-align: center; padding: 10pt; }
+  .prefix { color: #6b7886; }
+  table.grid td.small { font-size: 6.5pt; }
+  #page-footer { font-size: 7.5pt; color: #6b7886; }
+</style>
+</head>
+<body>
+<div id="page-footer">
+  {{ property.name }} · {{ _("Business date") }} {{ run.run_date | longdate }} ·
+  {{ _("Template") }} {{ template.key }} {{ _("version") }} {{ template.version }} ·
+  {{ _("Generated") }} {{ generated_at | datetime }} ({{ property.timezone }}) ·
+  {{ _("Page") }} <pdf:pagenumber> {{ _("of") }} <pdf:pagecount>
+</div>
+
+<h1>{{ property.name }} — {{ _("Arrivals") }}</h1>
+<div class="meta">{{ _("Business date") }}: {{ run.run_date | longdate }} · {{ _("Currency") }}: {{ property.currency }}</div>
+
+{% set arrived = rows | selectattr("status", "in", ["in_house", "checked_out"]) | list %}
+{% set kpis = [
+  {"label": _("Expected arrivals"), "value": rows | length | number},
+  {"label": _("Arrived"), "value": arrived | length | number},
+  {"label": _("No-shows"), "value": rows | selectattr("status", "equalto", "no_show") | list | length | number},
+  {"label": _("Guests"), "value": ((rows | sum(attribute="adults")) + (rows | sum(attribute="children"))) | number},
+  {"label": _("Foreign guests"), "value": rows | selectattr("is_foreign") | list | length | number},
+] %}
+<table class="kpis">
+  <tr>
+  {% for kpi in kpis %}
+    <td><div class="kpi-label">{{ kpi.label }}</div><div class="kpi-value">{{ kpi.value }}</div></td>
+  {% endfor %}
+  </tr>
+</table>
+
+{% set table_rows = rows %}
+<table class="grid" repeat="1">
+  <thead>
+    <tr>
+    {% for col in columns %}
+      <th{% if col.fmt in ("int", "amount", "percent", "rate") %} class="n"{% endif %} width="{{ col.width }}">{{ col.label }}</th>
+    {% endfor %}
+    </tr>
+  </thead>
+  <tbody>
+  {% for row in table_rows %}
+    <tr>
+    {% for col in columns %}
+      <td class="{{ "n" if col.fmt in ("int", "amount", "percent", "rate") else "t" }}{% if col.cls is defined %} {{ col.cls }}{% endif %}">{{ cell(row, col) }}</td>
+    {% endfor %}
+    </tr>
+  {% else %}
+    <tr class="empty"><td colspan="{{ columns | length }}">{{ _("No arrivals on this date.") }}</td></tr>
+  {% endfor %}
+  </tbody>
+</table>
+</body>
+</html>
+$seed$,
+  $seed$-- Arrivals for one property and one business date (BigQuery dialect).
+--
+-- Parameters (always bound, never string-built):
+--   @tenant_id STRING, @property_id STRING, @run_date DATE (the business date).
+--
+-- Output: one row per reservation due to arrive on @run_date that was not cancelled:
+-- guests who arrived (status 'in_house' or 'checked_out'), no-shows ('no_show'), and,
+-- for a date the night audit has not reached yet, bookings still 'reserved'.
+-- Ordered by floor and room (unassigned last), then confirmation number.
+--   nights        = departure_date - arrival_date (booked length of stay).
+--   nightly_rate  = the booked rate, net of tax (0 for complimentary / house use).
+--   checked_in_at = local civil time of check-in, NULL until the guest arrives.
+
+WITH
+arriving AS (
+  SELECT
+    r.reservation_id, r.confirmation_number, r.guest_id, r.status, r.room_id, r.room_type,
+    r.arrival_date, r.departure_date, r.adults, r.children, r.segment, r.channel, r.rate_plan,
+    r.nightly_rate, r.group_code, r.is_complimentary, r.is_house_use, r.checked_in_at
+  FROM dw.reservations AS r
+  WHERE r.tenant_id = @tenant_id
+    AND r.property_id = @property_id
+    AND r.arrival_date = @run_date
+    AND r.status != 'cancelled'
+),
+
+guest AS (
+  SELECT g.guest_id, g.display_name, g.nationality, g.is_foreign
+  FROM dw.guests AS g
+  WHERE g.tenant_id = @tenant_id
+    AND g.property_id = @property_id
+),
+
+room AS (
+  SELECT rm.room_id, rm.room_number, rm.floor
+  FROM dw.rooms AS rm
+  WHERE rm.tenant_id = @tenant_id
+    AND rm.property_id = @property_id
+)
+
+SELECT
+  CAST(@run_date AS DATE) AS business_date,
+  a.confirmation_number,
+  a.status,
+  rm.room_number,
+  a.room_type,
+  g.display_name AS guest_name,
+  g.nationality,
+  g.is_foreign,
+  a.adults,
+  a.children,
+  a.arrival_date,
+  a.departure_date,
+  DATE_DIFF(a.departure_date, a.arrival_date, DAY) AS nights,
+  a.segment,
+  a.channel,
+  a.rate_plan,
+  CAST(a.nightly_rate AS NUMERIC) AS nightly_rate,
+  a.group_code,
+  a.is_complimentary,
+  a.is_house_use,
+  a.checked_in_at,
+  a.reservation_id
+FROM arriving AS a
+LEFT JOIN guest AS g
+  ON g.guest_id = a.guest_id
+LEFT JOIN room AS rm
+  ON rm.room_id = a.room_id
+ORDER BY rm.floor ASC NULLS LAST, rm.room_number ASC NULLS LAST, a.confirmation_number
+$seed$,
+  $seed${"$schema": "https://json-schema.org/draft/2020-12/schema", "additionalProperties": false, "properties": {}, "type": "object"}$seed$::jsonb,
+  ARRAY['pdf', 'csv', 'html']::text[], ARRAY['en', 'ps', 'fa-AF', 'ar', 'hi']::text[], 'operational', NULL,
+  'd3e9588228f388311513a7d9a981ba4d6065d3252daca8bb8b1405990cc11392', 'a38f6bd5324d8d6102e62428759bfb369ce3fbef973f2eeeca158969820d0e1d', now())
+ON CONFLICT (template_version_id) DO NOTHING;
+
+DO $guard$ BEGIN
+  IF (SELECT snapshot_hash FROM reporting.template_versions WHERE template_version_id = '5e60fd1f-a1eb-55dd-861c-4d5ea6c96a4f')
+     <> 'a38f6bd5324d8d6102e62428759bfb369ce3fbef973f2eeeca158969820d0e1d' THEN
+    RAISE EXCEPTION 'platform template arrivals v1 changed after publication: bump its version';
+  END IF;
+END $guard$;
+
+-- cashier_shift v1
+INSERT INTO reporting.templates (template_id, tenant_id, key, category, name, description)
+VALUES ('82f2fa9d-44bc-5f57-b8db-1749c7f49e89', NULL, 'cashier_shift', 'operational', $seed$Cashier and shift payments$seed$, $seed$Payments and refunds by method for each cashier and shift on the business date, with cashier, shift, method and day totals.$seed$)
+ON CONFLICT (template_id) DO UPDATE SET name = EXCLUDED.name, description = EXCLUDED.description;
+
+INSERT INTO reporting.template_versions (template_version_id, template_id, tenant_id, version, status,
+  layout, dataset_sql, params_schema, formats, locales, retention_class, regulatory_adapter,
+  catalog_hash, snapshot_hash, published_at)
+VALUES ('0719d984-f294-5ea8-97ad-473804cb840d', '82f2fa9d-44bc-5f57-b8db-1749c7f49e89', NULL, 1, 'published',
+  $seed${#- Cashier and shift payments: money received and refunded by method, per cashier and shift.
+    Context: property, run, template, generated_at, locale, rows (see dataset.sql).
+    Layout contract: A4 landscape, footer on every page, ONE main table (table.grid with a
+    repeated thead and the data rows in tbody); summaries above it. No font-family: the
+    renderer injects the fonts for the locale.
+    Cashier and shift totals are tr.subtotal rows; the day's total is the last tbody row (tr.total);
+    the per-method totals go to the summary above the table.
+    Right to left: the columns are listed once, in reading order. <html dir="rtl"> makes
+    xhtml2pdf (>= 0.2.28, tables.py _mirror_columns) and browsers lay every table out right to
+    left, so the layout must NOT reverse them itself (that would put them back left to right);
+    text aligns to the reading side, numbers stay right-aligned so their units line up. -#}
+{% set rtl = dir == "rtl" %}
+{% set start = "right" if rtl else "left" %}
+{% set shift_labels = {"morning": _("Morning"), "evening": _("Evening"), "night": _("Night")} %}
+{% set method_labels = {"cash": _("Cash"), "card": _("Card"), "bank_transfer": _("Bank transfer"), "mobile_wallet": _("Mobile wallet")} %}
+{% set columns = [
+  {"key": "shift", "label": _("Shift"), "fmt": "enum", "labels": shift_labels, "none": _("All shifts"), "width": "11%"},
+  {"key": "cashier_id", "label": _("Cashier"), "fmt": "text", "none": _("All cashiers"), "width": "12%"},
+  {"key": "method", "label": _("Method"), "fmt": "enum", "labels": method_labels, "none": _("All methods"), "width": "14%"},
+  {"key": "transactions", "label": _("Transactions"), "fmt": "int", "width": "11%"},
+  {"key": "refunds", "label": _("Refunds"), "fmt": "int", "width": "9%"},
+  {"key": "received", "label": _("Received"), "fmt": "amount", "width": "15%"},
+  {"key": "refunded", "label": _("Refunded"), "fmt": "amount", "width": "13%"},
+  {"key": "net", "label": _("Net"), "fmt": "amount", "width": "15%"},
+] %}
+{% macro value(v, fmt, labels) -%}
+  {%- if fmt == "enum" -%}{{ labels[v] if v in labels else v }}
+  {%- elif fmt == "int" -%}{{ v | number }}
+  {%- elif fmt == "amount" -%}{{ v | number(2) }}
+  {%- elif fmt == "percent" -%}{{ v | percent }}
+  {%- elif fmt == "date" -%}{{ v.isoformat() }}
+  {%- elif fmt == "time" -%}{{ v.strftime("%H:%M") }}
+  {%- elif fmt == "datetime" -%}{{ v.strftime("%Y-%m-%d %H:%M") }}
+  {%- elif fmt == "bool" -%}{{ _("Yes") if v else _("No") }}
+  {%- else -%}{{ v }}
+  {%- endif -%}
+{%- endmacro %}
+{% macro cell(row, col) -%}
+  {%- if col.parts is defined -%}
+    {%- for part in col.parts if row[part.key] is not none -%}
+      {%- if not loop.first -%}{%- if part.br is defined -%}<br>{%- else -%}{{ col.sep }}{%- endif -%}{%- endif -%}
+      {%- if part.prefix is defined -%}<span class="prefix">{{ part.prefix }}</span> {% endif -%}
+      {{- value(row[part.key], part.fmt, part.labels if part.labels is defined else {}) -}}
+    {%- else -%}—
+    {%- endfor -%}
+  {%- elif row[col.key] is none -%}
+    {%- if col.none is defined -%}{{ col.none }}{%- elif not (row.is_total is defined and row.is_total) -%}—{%- endif -%}
+  {%- else -%}{{ value(row[col.key], col.fmt, col.labels if col.labels is defined else {}) }}
+  {%- endif -%}
+{%- endmacro %}
+<!DOCTYPE html>
+<html lang="{{ lang }}" dir="{{ dir }}">
+<head>
+<meta charset="utf-8">
+<title>{{ _("Cashier and shift payments") }} · {{ property.name }} · {{ run.run_date.isoformat() }}</title>
+<style>
+  @page {
+    size: a4 landscape;
+    margin: 1.6cm 1.4cm 2cm 1.4cm;
+    @frame footer { -pdf-frame-content: page-footer; bottom: 0.8cm; margin-left: 1.4cm; margin-right: 1.4cm; height: 1cm; }
+  }
+  body { font-size: 9pt; color: #1d2733; }
+  h1 { font-size: 17pt; margin: 0 0 2pt 0; color: #0b3d5c; text-align: {{ start }}; }
+  .meta { font-size: 9pt; color: #4a5868; margin-bottom: 10pt; text-align: {{ start }}; }
+  .kpis td { padding: 6pt 8pt; border: 0.5pt solid #c7d2dc; background-color: #f2f6f9; text-align: {{ start }}; }
+  .kpi-label { font-size: 8pt; color: #4a5868; }
+  .kpi-value { font-size: 13pt; font-weight: bold; color: #0b3d5c; }
+  table.grid { width: 100%; border-collapse: collapse; margin-top: 12pt; -pdf-keep-with-next: false; }
+  table.grid th { background-color: #0b3d5c; color: #ffffff; padding: 4pt 3pt; font-weight: bold; text-align: {{ start }}; vertical-align: bottom; }
+  table.grid td { padding: 3pt 3pt; border-bottom: 0.5pt solid #d8e0e7; text-align: {{ start }}; vertical-align: top; }
+  table.grid th.n, table.grid td.n { text-align: right; }
+  table.grid tr.subtotal td { font-weight: bold; background-color: #f4f7fa; }
+  table.grid tr.total td { font-weight: bold; border-top: 1pt solid #0b3d5c; background-color: #eef3f7; }
+  table.grid tr.empty td { color: #6b7886; text-align: center; padding: 10pt; }
+  .prefix { color: #6b7886; }
+  table.grid td.small { font-size: 6.5pt; }
+  #page-footer { font-size: 7.5pt; color: #6b7886; }
+</style>
+</head>
+<body>
+<div id="page-footer">
+  {{ property.name }} · {{ _("Business date") }} {{ run.run_date | longdate }} ·
+  {{ _("Template") }} {{ template.key }} {{ _("version") }} {{ template.version }} ·
+  {{ _("Generated") }} {{ generated_at | datetime }} ({{ property.timezone }}) ·
+  {{ _("Page") }} <pdf:pagenumber> {{ _("of") }} <pdf:pagecount>
+</div>
+
+<h1>{{ property.name }} — {{ _("Cashier and shift payments") }}</h1>
+<div class="meta">{{ _("Business date") }}: {{ run.run_date | longdate }} · {{ _("Currency") }}: {{ property.currency }}</div>
+
+{% set method_totals = rows | selectattr("row_kind", "equalto", "method_total") | list %}
+{% set kpis = [
+  {"label": method_labels["cash"], "value": method_totals | selectattr("method", "equalto", "cash") | sum(attribute="net") | money(property.currency)},
+  {"label": method_labels["card"], "value": method_totals | selectattr("method", "equalto", "card") | sum(attribute="net") | money(property.currency)},
+  {"label": method_labels["bank_transfer"], "value": method_totals | selectattr("method", "equalto", "bank_transfer") | sum(attribute="net") | money(property.currency)},
+  {"label": method_labels["mobile_wallet"], "value": method_totals | selectattr("method", "equalto", "mobile_wallet") | sum(attribute="net") | money(property.currency)},
+  {"label": _("Net total"), "value": rows | selectattr("row_kind", "equalto", "total") | sum(attribute="net") | money(property.currency)},
+] %}
+<table class="kpis">
+  <tr>
+  {% for kpi in kpis %}
+    <td><div class="kpi-label">{{ kpi.label }}</div><div class="kpi-value">{{ kpi.value }}</div></td>
+  {% endfor %}
+  </tr>
+</table>
+
+{% set table_rows = rows | rejectattr("row_kind", "equalto", "method_total") | list if rows | selectattr("row_kind", "equalto", "detail") | list else [] %}
+<table class="grid" repeat="1">
+  <thead>
+    <tr>
+    {% for col in columns %}
+      <th{% if col.fmt in ("int", "amount", "percent") %} class="n"{% endif %} width="{{ col.width }}">{{ col.label }}</th>
+    {% endfor %}
+    </tr>
+  </thead>
+  <tbody>
+  {% for row in table_rows %}
+    <tr{% if row.row_kind == "total" %} class="total"{% elif row.row_kind != "detail" %} class="subtotal"{% endif %}>
+    {% for col in columns %}
+      <td class="{{ "n" if col.fmt in ("int", "amount", "percent") else "t" }}{% if col.cls is defined %} {{ col.cls }}{% endif %}">{{ cell(row, col) }}</td>
+    {% endfor %}
+    </tr>
+  {% else %}
+    <tr class="empty"><td colspan="{{ columns | length }}">{{ _("No payments on this date.") }}</td></tr>
+  {% endfor %}
+  </tbody>
+</table>
+</body>
+</html>
+$seed$,
+  $seed$-- Cashier and shift report: payments by method per cashier and shift, with totals, for one
+-- property and one business date (BigQuery dialect).
+--
+-- Parameters (always bound, never string-built):
+--   @tenant_id STRING, @property_id STRING, @run_date DATE (the business date).
+--
+-- Shifts (local time): morning 06:00-14:00, evening 14:00-22:00, night 22:00-06:00; a night
+-- shift belongs to the business date it starts on (dw.payments.business_date says which).
+-- Output rows, in this order:
+--   'detail'         one per shift, cashier and method (shifts morning, evening, night;
+--                    cashiers by id; methods cash, card, bank_transfer, mobile_wallet);
+--   'cashier_total'  after each cashier's details in a shift (method NULL): what the
+--                    cashier must hand over for the shift;
+--   'shift_total'    after each shift (cashier and method NULL);
+--   'method_total'   one per method over the whole day (shift and cashier NULL);
+--   'total'          the day (shift, cashier and method NULL), last.
+-- received = money taken (amount > 0); refunded = refunds paid out (<= 0, signed);
+-- net = received + refunded; transactions counts payments and refunds alike.
+-- A day without payments gives no rows or (engines differ on an empty grouping set) only a
+-- zero total row.
+
+WITH
+paid AS (
+  SELECT p.shift, p.cashier_id, p.method, p.amount
+  FROM dw.payments AS p
+  WHERE p.tenant_id = @tenant_id
+    AND p.property_id = @property_id
+    AND p.business_date = @run_date
+),
+
+rolled AS (
+  SELECT
+    p.shift,
+    p.cashier_id,
+    p.method,
+    GROUPING(p.shift) AS shift_grouped,
+    GROUPING(p.cashier_id) AS cashier_grouped,
+    GROUPING(p.method) AS method_grouped,
+    COUNT(*) AS transactions,
+    COUNTIF(p.amount < 0) AS refunds,
+    SUM(IF(p.amount > 0, p.amount, 0)) AS received,
+    SUM(IF(p.amount < 0, p.amount, 0)) AS refunded,
+    SUM(p.amount) AS net
+  FROM paid AS p
+  GROUP BY GROUPING SETS ((p.shift, p.cashier_id, p.method), (p.shift, p.cashier_id), (p.shift), (p.method), ())
+),
+
+labelled AS (
+  SELECT
+    r.*,
+    CASE
+      WHEN r.shift_grouped = 0 AND r.cashier_grouped = 0 AND r.method_grouped = 0 THEN 'detail'
+      WHEN r.shift_grouped = 0 AND r.cashier_grouped = 0 THEN 'cashier_total'
+      WHEN r.shift_grouped = 0 THEN 'shift_total'
+      WHEN r.method_grouped = 0 THEN 'method_total'
+      ELSE 'total'
+    END AS row_kind,
+    CASE r.shift WHEN 'morning' THEN 1 WHEN 'evening' THEN 2 WHEN 'night' THEN 3 ELSE 4 END AS shift_order,
+    CASE r.method
+      WHEN 'cash' THEN 1 WHEN 'card' THEN 2 WHEN 'bank_transfer' THEN 3 WHEN 'mobile_wallet' THEN 4 ELSE 5
+    END AS method_order
+  FROM rolled AS r
+)
+
+SELECT
+  CAST(@run_date AS DATE) AS business_date,
+  l.row_kind,
+  l.shift,
+  l.cashier_id,
+  l.method,
+  l.transactions,
+  l.refunds,
+  CAST(COALESCE(l.received, 0) AS NUMERIC) AS received,
+  CAST(COALESCE(l.refunded, 0) AS NUMERIC) AS refunded,
+  CAST(COALESCE(l.net, 0) AS NUMERIC) AS net
+FROM labelled AS l
+ORDER BY
+  l.shift_grouped,
+  l.shift_order,
+  l.method_grouped = 1 AND l.shift_grouped = 1,
+  l.cashier_grouped,
+  l.cashier_id,
+  l.method_grouped,
+  l.method_order
+$seed$,
+  $seed${"$schema": "https://json-schema.org/draft/2020-12/schema", "additionalProperties": false, "properties": {}, "type": "object"}$seed$::jsonb,
+  ARRAY['pdf', 'csv', 'html']::text[], ARRAY['en', 'ps', 'fa-AF', 'ar', 'hi']::text[], 'operational', NULL,
+  'd3e9588228f388311513a7d9a981ba4d6065d3252daca8bb8b1405990cc11392', '047acf5bbc439e8397c02e84113fe84cce3b7c16badde4a02752472f0c06018c', now())
+ON CONFLICT (template_version_id) DO NOTHING;
+
+DO $guard$ BEGIN
+  IF (SELECT snapshot_hash FROM reporting.template_versions WHERE template_version_id = '0719d984-f294-5ea8-97ad-473804cb840d')
+     <> '047acf5bbc439e8397c02e84113fe84cce3b7c16badde4a02752472f0c06018c' THEN
+    RAISE EXCEPTION 'platform template cashier_shift v1 changed after publication: bump its version';
+  END IF;
+END $guard$;
+
+-- daily_occupancy v2
 INSERT INTO reporting.templates (template_id, tenant_id, key, category, name, description)
 VALUES ('a8b05de5-ed4c-5635-abb8-d431667daded', NULL, 'daily_occupancy', 'operational', $seed$Daily occupancy, ADR and RevPAR$seed$, $seed$Night-audit room statistics by room type (USALI): rooms available, rooms sold, occupancy, ADR, RevPAR.$seed$)
 ON CONFLICT (template_id) DO UPDATE SET name = EXCLUDED.name, description = EXCLUDED.description;
@@ -12,9 +748,15 @@ ON CONFLICT (template_id) DO UPDATE SET name = EXCLUDED.name, description = EXCL
 INSERT INTO reporting.template_versions (template_version_id, template_id, tenant_id, version, status,
   layout, dataset_sql, params_schema, formats, locales, retention_class, regulatory_adapter,
   catalog_hash, snapshot_hash, published_at)
-VALUES ('0fde14cf-9014-52f8-a595-738497dfb52d', 'a8b05de5-ed4c-5635-abb8-d431667daded', NULL, 1, 'published',
+VALUES ('ddb50726-a909-5b41-b530-2ab8ace5d937', 'a8b05de5-ed4c-5635-abb8-d431667daded', NULL, 2, 'published',
   $seed${#- Daily occupancy / ADR / RevPAR (night audit), USALI definitions.
-    Context: property, run, template, generated_at, locale, rows (one per room type, the total row last). -#}
+    Context: property, run, template, generated_at, locale, rows (one per room type, the total row last).
+    The renderer supplies the fonts. Columns are listed in logical order: for dir="rtl" the renderer
+    (xhtml2pdf 0.2.28, as a browser does) lays the first column out rightmost; reversing them here too
+    would put them back in left-to-right order. Alignment follows the reading side. -#}
+{% set rtl = dir == "rtl" %}
+{% set start = "right" if rtl else "left" %}
+{% set end = "left" if rtl else "right" %}
 <!DOCTYPE html>
 <html lang="{{ lang }}" dir="{{ dir }}">
 <head>
@@ -26,18 +768,19 @@ VALUES ('0fde14cf-9014-52f8-a595-738497dfb52d', 'a8b05de5-ed4c-5635-abb8-d431667
     margin: 1.6cm 1.4cm 2cm 1.4cm;
     @frame footer { -pdf-frame-content: page-footer; bottom: 0.8cm; margin-left: 1.4cm; margin-right: 1.4cm; height: 1cm; }
   }
-  body { font-family: Helvetica; font-size: 9.5pt; color: #1d2733; }
-  h1 { font-size: 17pt; margin: 0 0 2pt 0; color: #0b3d5c; }
-  .meta { font-size: 9pt; color: #4a5868; margin-bottom: 10pt; }
-  .kpis td { padding: 6pt 8pt; border: 0.5pt solid #c7d2dc; background-color: #f2f6f9; }
+  body { font-size: 9.5pt; color: #1d2733; text-align: {{ start }}; }
+  h1 { font-size: 17pt; margin: 0 0 2pt 0; color: #0b3d5c; text-align: {{ start }}; }
+  .meta { font-size: 9pt; color: #4a5868; margin-bottom: 10pt; text-align: {{ start }}; }
+  .kpis td { padding: 6pt 8pt; border: 0.5pt solid #c7d2dc; background-color: #f2f6f9; text-align: {{ start }}; }
   .kpi-label { font-size: 8pt; color: #4a5868; }
   .kpi-value { font-size: 14pt; font-weight: bold; color: #0b3d5c; }
-  table.grid { width: 100%; border-collapse: collapse; margin-top: 12pt; -pdf-keep-with-next: false; }
-  table.grid th { background-color: #0b3d5c; color: #ffffff; padding: 4pt 4pt 4pt 8pt; font-weight: bold; text-align: right; }
-  table.grid th.label, table.grid td.label { text-align: left; }
-  table.grid td { padding: 3pt 4pt; border-bottom: 0.5pt solid #d8e0e7; text-align: right; }
+  table.grid { width: 100%; border-collapse: collapse; margin-top: 12pt; -pdf-keep-with-next: false; font-size: 9pt; }
+  table.grid th { background-color: #0b3d5c; color: #ffffff; padding: 4pt 4pt 4pt 8pt; font-weight: bold; text-align: right; vertical-align: bottom; }
+  {# Numbers stay right-aligned in both directions: their units line up; the label column follows the reading side. #}
+  table.grid th.label, table.grid td.label { text-align: {{ start }}; }
+  table.grid td { padding: 3pt 4pt; border-bottom: 0.5pt solid #d8e0e7; text-align: right; vertical-align: middle; }
   table.grid tr.total td { font-weight: bold; border-top: 1pt solid #0b3d5c; background-color: #eef3f7; }
-  #page-footer { font-size: 7.5pt; color: #6b7886; }
+  #page-footer { font-size: 7.5pt; color: #6b7886; text-align: {{ start }}; }
 </style>
 </head>
 <body>
@@ -52,45 +795,56 @@ VALUES ('0fde14cf-9014-52f8-a595-738497dfb52d', 'a8b05de5-ed4c-5635-abb8-d431667
 <div class="meta">{{ _("Business date") }}: {{ run.run_date | longdate }} · {{ property.currency }}</div>
 
 {% set total = rows | selectattr("is_total") | first %}
+{% set kpis = [
+  (_("Occupancy"), total.occupancy | percent),
+  (_("ADR"), total.adr | money(property.currency)),
+  (_("RevPAR"), total.revpar | money(property.currency)),
+  (_("Rooms sold"), (total.rooms_sold | number) ~ " / " ~ (total.rooms_available | number)),
+] %}
 <table class="kpis">
   <tr>
-    <td><div class="kpi-label">{{ _("Occupancy") }}</div><div class="kpi-value">{{ total.occupancy | percent }}</div></td>
-    <td><div class="kpi-label">{{ _("ADR") }}</div><div class="kpi-value">{{ total.adr | money(property.currency) }}</div></td>
-    <td><div class="kpi-label">{{ _("RevPAR") }}</div><div class="kpi-value">{{ total.revpar | money(property.currency) }}</div></td>
-    <td><div class="kpi-label">{{ _("Rooms sold") }}</div><div class="kpi-value">{{ total.rooms_sold | number }} / {{ total.rooms_available | number }}</div></td>
+  {% for label, value in kpis %}
+    <td><div class="kpi-label">{{ label }}</div><div class="kpi-value">{{ value }}</div></td>
+  {% endfor %}
   </tr>
 </table>
 
+{# (key, heading, format, width): "label" is the row's name, the rest are figures; money needs the room. #}
+{% set columns = [
+  ("label", _("Room type"), "label", "11%"),
+  ("rooms_total", _("Total rooms"), "number", "7%"),
+  ("rooms_out_of_order", _("Out of order"), "number", "7%"),
+  ("rooms_available", _("Rooms available"), "number", "7%"),
+  ("rooms_sold", _("Rooms sold"), "number", "7%"),
+  ("complimentary_rooms", _("Complimentary"), "number", "10%"),
+  ("house_use_rooms", _("House use"), "number", "7%"),
+  ("occupancy", _("Occupancy"), "percent", "8%"),
+  ("rooms_revenue", _("Rooms revenue"), "money", "12%"),
+  ("adr", _("ADR"), "money", "12%"),
+  ("revpar", _("RevPAR"), "money", "12%"),
+] %}
 <table class="grid" repeat="1">
   <thead>
     <tr>
-      <th class="label">{{ _("Room type") }}</th>
-      <th>{{ _("Total rooms") }}</th>
-      <th>{{ _("Out of order") }}</th>
-      <th>{{ _("Rooms available") }}</th>
-      <th>{{ _("Rooms sold") }}</th>
-      <th>{{ _("Complimentary") }}</th>
-      <th>{{ _("House use") }}</th>
-      <th>{{ _("Occupancy") }}</th>
-      <th>{{ _("Rooms revenue") }}</th>
-      <th>{{ _("ADR") }}</th>
-      <th>{{ _("RevPAR") }}</th>
+    {% for key, heading, kind, width in columns %}
+      <th width="{{ width }}"{% if kind == "label" %} class="label"{% endif %}>{{ heading }}</th>
+    {% endfor %}
     </tr>
   </thead>
   <tbody>
   {% for row in rows %}
     <tr{% if row.is_total %} class="total"{% endif %}>
+    {% for key, heading, kind, width in columns %}
+      {% if kind == "label" %}
       <td class="label">{% if row.is_total %}{{ _("All rooms") }}{% else %}{{ row.room_type }}{% endif %}</td>
-      <td>{{ row.rooms_total | number }}</td>
-      <td>{{ row.rooms_out_of_order | number }}</td>
-      <td>{{ row.rooms_available | number }}</td>
-      <td>{{ row.rooms_sold | number }}</td>
-      <td>{{ row.complimentary_rooms | number }}</td>
-      <td>{{ row.house_use_rooms | number }}</td>
-      <td>{{ row.occupancy | percent }}</td>
-      <td>{{ row.rooms_revenue | money(property.currency) }}</td>
-      <td>{{ row.adr | money(property.currency) }}</td>
-      <td>{{ row.revpar | money(property.currency) }}</td>
+      {% elif kind == "percent" %}
+      <td>{{ row[key] | percent }}</td>
+      {% elif kind == "money" %}
+      <td>{{ row[key] | money(property.currency) }}</td>
+      {% else %}
+      <td>{{ row[key] | number }}</td>
+      {% endif %}
+    {% endfor %}
     </tr>
   {% endfor %}
   </tbody>
@@ -216,13 +970,1796 @@ FROM with_available AS w
 ORDER BY w.is_total, w.room_type
 $seed$,
   $seed${"$schema": "https://json-schema.org/draft/2020-12/schema", "additionalProperties": false, "properties": {}, "type": "object"}$seed$::jsonb,
-  ARRAY['pdf', 'csv', 'html']::text[], ARRAY['en']::text[], 'operational', NULL,
-  'a3cb8b9325cfba0dcbe87264714ba5cb10729ec3887486062f7ac3be47c0b564', 'abd0ad5855c46638a2f7deba667257589a92bd64f91769fd21fee552ad54f2d2', now())
+  ARRAY['pdf', 'csv', 'html']::text[], ARRAY['en', 'ps', 'fa-AF', 'ar', 'hi']::text[], 'operational', NULL,
+  'd3e9588228f388311513a7d9a981ba4d6065d3252daca8bb8b1405990cc11392', '8aa7a4200c23adbb0ee3d7cdffb60715f169ea9ebda1a5fced9556493cf8f44d', now())
 ON CONFLICT (template_version_id) DO NOTHING;
 
 DO $guard$ BEGIN
-  IF (SELECT snapshot_hash FROM reporting.template_versions WHERE template_version_id = '0fde14cf-9014-52f8-a595-738497dfb52d')
-     <> 'abd0ad5855c46638a2f7deba667257589a92bd64f91769fd21fee552ad54f2d2' THEN
-    RAISE EXCEPTION 'platform template daily_occupancy v1 changed after publication: bump its version';
+  IF (SELECT snapshot_hash FROM reporting.template_versions WHERE template_version_id = 'ddb50726-a909-5b41-b530-2ab8ace5d937')
+     <> '8aa7a4200c23adbb0ee3d7cdffb60715f169ea9ebda1a5fced9556493cf8f44d' THEN
+    RAISE EXCEPTION 'platform template daily_occupancy v2 changed after publication: bump its version';
+  END IF;
+END $guard$;
+
+-- departures v1
+INSERT INTO reporting.templates (template_id, tenant_id, key, category, name, description)
+VALUES ('2bde36dc-576a-500a-8f22-161eb85c7ede', NULL, 'departures', 'operational', $seed$Departures$seed$, $seed$Stays departing on the business date with check-out time, folio total, payments and balance.$seed$)
+ON CONFLICT (template_id) DO UPDATE SET name = EXCLUDED.name, description = EXCLUDED.description;
+
+INSERT INTO reporting.template_versions (template_version_id, template_id, tenant_id, version, status,
+  layout, dataset_sql, params_schema, formats, locales, retention_class, regulatory_adapter,
+  catalog_hash, snapshot_hash, published_at)
+VALUES ('5dbffb90-ae89-5950-82e5-b996be80d3dd', '2bde36dc-576a-500a-8f22-161eb85c7ede', NULL, 1, 'published',
+  $seed${#- Departures: every stay departing on the business date, with its folio balance.
+    Context: property, run, template, generated_at, locale, rows (see dataset.sql).
+    Layout contract: A4 landscape, footer on every page, ONE main table (table.grid with a
+    repeated thead and the data rows in tbody); summaries above it. No font-family: the
+    renderer injects the fonts for the locale.
+    Right to left: the columns are listed once, in reading order. <html dir="rtl"> makes
+    xhtml2pdf (>= 0.2.28, tables.py _mirror_columns) and browsers lay every table out right to
+    left, so the layout must NOT reverse them itself (that would put them back left to right);
+    text aligns to the reading side, numbers stay right-aligned so their units line up. -#}
+{% set rtl = dir == "rtl" %}
+{% set start = "right" if rtl else "left" %}
+{% set status_labels = {"checked_out": _("Checked out"), "in_house": _("In house"), "reserved": _("Reserved"), "cancelled": _("Cancelled"), "no_show": _("No-show")} %}
+{% set segment_labels = {"transient": _("Transient"), "corporate": _("Corporate"), "group": _("Group"), "government": _("Government"), "ota": _("Online travel agency")} %}
+{% set columns = [
+  {"key": "room_number", "label": _("Room"), "fmt": "text", "width": "5%"},
+  {"key": "confirmation_number", "label": _("Confirmation"), "fmt": "text", "width": "8%"},
+  {"key": "guest_name", "label": _("Guest"), "fmt": "text", "width": "12%"},
+  {"key": "nationality", "label": _("Nationality"), "fmt": "text", "width": "7%"},
+  {"key": "room_type", "label": _("Room type"), "fmt": "text", "width": "6%"},
+  {"key": "arrival_date", "label": _("Arrival"), "fmt": "date", "width": "8%"},
+  {"key": "nights", "label": _("Nights"), "fmt": "int", "width": "5%"},
+  {"key": "segment", "label": _("Segment"), "fmt": "enum", "labels": segment_labels, "width": "10%"},
+  {"key": "status", "label": _("Status"), "fmt": "enum", "labels": status_labels, "width": "8%"},
+  {"key": "checked_out_at", "label": _("Checked out"), "fmt": "time", "width": "7%"},
+  {"key": "folio_total", "label": _("Folio total"), "fmt": "amount", "width": "8%"},
+  {"key": "payments_total", "label": _("Paid"), "fmt": "amount", "width": "8%"},
+  {"key": "balance", "label": _("Balance"), "fmt": "amount", "width": "8%"},
+] %}
+{% macro value(v, fmt, labels) -%}
+  {%- if fmt == "enum" -%}{{ labels[v] if v in labels else v }}
+  {%- elif fmt == "int" -%}{{ v | number }}
+  {%- elif fmt == "amount" -%}{{ v | number(2) }}
+  {%- elif fmt == "percent" -%}{{ v | percent }}
+  {%- elif fmt == "date" -%}{{ v.isoformat() }}
+  {%- elif fmt == "time" -%}{{ v.strftime("%H:%M") }}
+  {%- elif fmt == "datetime" -%}{{ v.strftime("%Y-%m-%d %H:%M") }}
+  {%- elif fmt == "bool" -%}{{ _("Yes") if v else _("No") }}
+  {%- else -%}{{ v }}
+  {%- endif -%}
+{%- endmacro %}
+{% macro cell(row, col) -%}
+  {%- if col.parts is defined -%}
+    {%- for part in col.parts if row[part.key] is not none -%}
+      {%- if not loop.first -%}{%- if part.br is defined -%}<br>{%- else -%}{{ col.sep }}{%- endif -%}{%- endif -%}
+      {%- if part.prefix is defined -%}<span class="prefix">{{ part.prefix }}</span> {% endif -%}
+      {{- value(row[part.key], part.fmt, part.labels if part.labels is defined else {}) -}}
+    {%- else -%}—
+    {%- endfor -%}
+  {%- elif row[col.key] is none -%}
+    {%- if col.none is defined -%}{{ col.none }}{%- elif not (row.is_total is defined and row.is_total) -%}—{%- endif -%}
+  {%- else -%}{{ value(row[col.key], col.fmt, col.labels if col.labels is defined else {}) }}
+  {%- endif -%}
+{%- endmacro %}
+<!DOCTYPE html>
+<html lang="{{ lang }}" dir="{{ dir }}">
+<head>
+<meta charset="utf-8">
+<title>{{ _("Departures") }} · {{ property.name }} · {{ run.run_date.isoformat() }}</title>
+<style>
+  @page {
+    size: a4 landscape;
+    margin: 1.6cm 1.4cm 2cm 1.4cm;
+    @frame footer { -pdf-frame-content: page-footer; bottom: 0.8cm; margin-left: 1.4cm; margin-right: 1.4cm; height: 1cm; }
+  }
+  body { font-size: 8.5pt; color: #1d2733; }
+  h1 { font-size: 17pt; margin: 0 0 2pt 0; color: #0b3d5c; text-align: {{ start }}; }
+  .meta { font-size: 9pt; color: #4a5868; margin-bottom: 10pt; text-align: {{ start }}; }
+  .kpis td { padding: 6pt 8pt; border: 0.5pt solid #c7d2dc; background-color: #f2f6f9; text-align: {{ start }}; }
+  .kpi-label { font-size: 8pt; color: #4a5868; }
+  .kpi-value { font-size: 13pt; font-weight: bold; color: #0b3d5c; }
+  table.grid { width: 100%; border-collapse: collapse; margin-top: 12pt; -pdf-keep-with-next: false; }
+  table.grid th { background-color: #0b3d5c; color: #ffffff; padding: 4pt 3pt; font-weight: bold; text-align: {{ start }}; vertical-align: bottom; }
+  table.grid td { padding: 3pt 3pt; border-bottom: 0.5pt solid #d8e0e7; text-align: {{ start }}; vertical-align: top; }
+  table.grid th.n, table.grid td.n { text-align: right; }
+  table.grid tr.subtotal td { font-weight: bold; background-color: #f4f7fa; }
+  table.grid tr.total td { font-weight: bold; border-top: 1pt solid #0b3d5c; background-color: #eef3f7; }
+  table.grid tr.empty td { color: #6b7886; text-align: center; padding: 10pt; }
+  .prefix { color: #6b7886; }
+  table.grid td.small { font-size: 6.5pt; }
+  #page-footer { font-size: 7.5pt; color: #6b7886; }
+</style>
+</head>
+<body>
+<div id="page-footer">
+  {{ property.name }} · {{ _("Business date") }} {{ run.run_date | longdate }} ·
+  {{ _("Template") }} {{ template.key }} {{ _("version") }} {{ template.version }} ·
+  {{ _("Generated") }} {{ generated_at | datetime }} ({{ property.timezone }}) ·
+  {{ _("Page") }} <pdf:pagenumber> {{ _("of") }} <pdf:pagecount>
+</div>
+
+<h1>{{ property.name }} — {{ _("Departures") }}</h1>
+<div class="meta">{{ _("Business date") }}: {{ run.run_date | longdate }} · {{ _("Currency") }}: {{ property.currency }}</div>
+
+{% set kpis = [
+  {"label": _("Departures"), "value": rows | length | number},
+  {"label": _("Checked out"), "value": rows | selectattr("status", "equalto", "checked_out") | list | length | number},
+  {"label": _("Still in house"), "value": rows | selectattr("status", "equalto", "in_house") | list | length | number},
+  {"label": _("Folio total"), "value": rows | sum(attribute="folio_total") | money(property.currency)},
+  {"label": _("Open balance"), "value": rows | sum(attribute="balance") | money(property.currency)},
+] %}
+<table class="kpis">
+  <tr>
+  {% for kpi in kpis %}
+    <td><div class="kpi-label">{{ kpi.label }}</div><div class="kpi-value">{{ kpi.value }}</div></td>
+  {% endfor %}
+  </tr>
+</table>
+
+{% set table_rows = rows %}
+<table class="grid" repeat="1">
+  <thead>
+    <tr>
+    {% for col in columns %}
+      <th{% if col.fmt in ("int", "amount", "percent") %} class="n"{% endif %} width="{{ col.width }}">{{ col.label }}</th>
+    {% endfor %}
+    </tr>
+  </thead>
+  <tbody>
+  {% for row in table_rows %}
+    <tr>
+    {% for col in columns %}
+      <td class="{{ "n" if col.fmt in ("int", "amount", "percent") else "t" }}{% if col.cls is defined %} {{ col.cls }}{% endif %}">{{ cell(row, col) }}</td>
+    {% endfor %}
+    </tr>
+  {% else %}
+    <tr class="empty"><td colspan="{{ columns | length }}">{{ _("No departures on this date.") }}</td></tr>
+  {% endfor %}
+  </tbody>
+</table>
+</body>
+</html>
+$seed$,
+  $seed$-- Departures for one property and one business date (BigQuery dialect).
+--
+-- Parameters (always bound, never string-built):
+--   @tenant_id STRING, @property_id STRING, @run_date DATE (the business date).
+--
+-- Output: one row per stay whose departure date is @run_date: guests who checked out
+-- ('checked_out', with checked_out_at) and, for a date the night audit has not reached
+-- yet, guests still 'in_house' who are due out. Ordered by floor and room.
+-- Folio figures are as at the end of @run_date, over the stay's folio(s):
+--   folio_total    = every posting (charges and their tax lines) on or before @run_date,
+--   payments_total = money received minus refunds on or before @run_date,
+--   balance        = folio_total - payments_total (0 once a guest has settled).
+
+WITH
+departing AS (
+  SELECT
+    r.reservation_id, r.confirmation_number, r.guest_id, r.status, r.room_id, r.room_type,
+    r.arrival_date, r.departure_date, r.adults, r.children, r.segment, r.checked_out_at
+  FROM dw.reservations AS r
+  WHERE r.tenant_id = @tenant_id
+    AND r.property_id = @property_id
+    AND r.departure_date = @run_date
+    AND r.status IN ('checked_out', 'in_house')
+),
+
+posted AS (
+  SELECT l.reservation_id, SUM(l.amount) AS folio_total
+  FROM dw.folio_lines AS l
+  WHERE l.tenant_id = @tenant_id
+    AND l.property_id = @property_id
+    AND l.business_date <= @run_date
+    AND l.reservation_id IN (SELECT d.reservation_id FROM departing AS d)
+  GROUP BY l.reservation_id
+),
+
+paid AS (
+  SELECT p.reservation_id, SUM(p.amount) AS payments_total
+  FROM dw.payments AS p
+  WHERE p.tenant_id = @tenant_id
+    AND p.property_id = @property_id
+    AND p.business_date <= @run_date
+    AND p.reservation_id IN (SELECT d.reservation_id FROM departing AS d)
+  GROUP BY p.reservation_id
+),
+
+guest AS (
+  SELECT g.guest_id, g.display_name, g.nationality
+  FROM dw.guests AS g
+  WHERE g.tenant_id = @tenant_id
+    AND g.property_id = @property_id
+),
+
+room AS (
+  SELECT rm.room_id, rm.room_number, rm.floor
+  FROM dw.rooms AS rm
+  WHERE rm.tenant_id = @tenant_id
+    AND rm.property_id = @property_id
+)
+
+SELECT
+  CAST(@run_date AS DATE) AS business_date,
+  d.confirmation_number,
+  d.status,
+  rm.room_number,
+  d.room_type,
+  g.display_name AS guest_name,
+  g.nationality,
+  d.arrival_date,
+  d.departure_date,
+  DATE_DIFF(d.departure_date, d.arrival_date, DAY) AS nights,
+  d.adults,
+  d.children,
+  d.segment,
+  d.checked_out_at,
+  CAST(COALESCE(po.folio_total, 0) AS NUMERIC) AS folio_total,
+  CAST(COALESCE(pa.payments_total, 0) AS NUMERIC) AS payments_total,
+  CAST(COALESCE(po.folio_total, 0) - COALESCE(pa.payments_total, 0) AS NUMERIC) AS balance,
+  d.reservation_id
+FROM departing AS d
+LEFT JOIN posted AS po
+  ON po.reservation_id = d.reservation_id
+LEFT JOIN paid AS pa
+  ON pa.reservation_id = d.reservation_id
+LEFT JOIN guest AS g
+  ON g.guest_id = d.guest_id
+LEFT JOIN room AS rm
+  ON rm.room_id = d.room_id
+ORDER BY rm.floor ASC NULLS LAST, rm.room_number ASC NULLS LAST, d.confirmation_number
+$seed$,
+  $seed${"$schema": "https://json-schema.org/draft/2020-12/schema", "additionalProperties": false, "properties": {}, "type": "object"}$seed$::jsonb,
+  ARRAY['pdf', 'csv', 'html']::text[], ARRAY['en', 'ps', 'fa-AF', 'ar', 'hi']::text[], 'operational', NULL,
+  'd3e9588228f388311513a7d9a981ba4d6065d3252daca8bb8b1405990cc11392', 'dab9cd44e6785c93844fed2db35f478d5fd7b14c9fe757c31456e6e63fbfd5d9', now())
+ON CONFLICT (template_version_id) DO NOTHING;
+
+DO $guard$ BEGIN
+  IF (SELECT snapshot_hash FROM reporting.template_versions WHERE template_version_id = '5dbffb90-ae89-5950-82e5-b996be80d3dd')
+     <> 'dab9cd44e6785c93844fed2db35f478d5fd7b14c9fe757c31456e6e63fbfd5d9' THEN
+    RAISE EXCEPTION 'platform template departures v1 changed after publication: bump its version';
+  END IF;
+END $guard$;
+
+-- housekeeping_status v1
+INSERT INTO reporting.templates (template_id, tenant_id, key, category, name, description)
+VALUES ('54e62b6d-27af-5082-9531-b6b05d95c18a', NULL, 'housekeeping_status', 'operational', $seed$Housekeeping status$seed$, $seed$Every room on the business date: occupied or vacant, clean, dirty or inspected, out of order or service, and guest movement.$seed$)
+ON CONFLICT (template_id) DO UPDATE SET name = EXCLUDED.name, description = EXCLUDED.description;
+
+INSERT INTO reporting.template_versions (template_version_id, template_id, tenant_id, version, status,
+  layout, dataset_sql, params_schema, formats, locales, retention_class, regulatory_adapter,
+  catalog_hash, snapshot_hash, published_at)
+VALUES ('f5072001-dd40-5a65-a0ac-217347c7fef4', '54e62b6d-27af-5082-9531-b6b05d95c18a', NULL, 1, 'published',
+  $seed${#- Housekeeping status: every room on the business date, with guest movement.
+    Context: property, run, template, generated_at, locale, rows (see dataset.sql).
+    Layout contract: A4 landscape, footer on every page, ONE main table (table.grid with a
+    repeated thead and the data rows in tbody); summaries above it. No font-family: the
+    renderer injects the fonts for the locale.
+    Right to left: the columns are listed once, in reading order. <html dir="rtl"> makes
+    xhtml2pdf (>= 0.2.28, tables.py _mirror_columns) and browsers lay every table out right to
+    left, so the layout must NOT reverse them itself (that would put them back left to right);
+    text aligns to the reading side, numbers stay right-aligned so their units line up. -#}
+{% set rtl = dir == "rtl" %}
+{% set start = "right" if rtl else "left" %}
+{% set occupancy_labels = {"occupied": _("Occupied"), "vacant": _("Vacant")} %}
+{% set housekeeping_labels = {"clean": _("Clean"), "dirty": _("Dirty"), "inspected": _("Inspected")} %}
+{% set service_labels = {"in_service": _("In service"), "out_of_order": _("Out of order"), "out_of_service": _("Out of service")} %}
+{% set movement_labels = {"arrival": _("Arrival"), "stayover": _("Stayover"), "departure": _("Departure"), "turnover": _("Departure and arrival")} %}
+{% set columns = [
+  {"key": "floor", "label": _("Floor"), "fmt": "int", "width": "6%"},
+  {"key": "room_number", "label": _("Room"), "fmt": "text", "width": "8%"},
+  {"key": "room_type", "label": _("Room type"), "fmt": "text", "width": "9%"},
+  {"key": "occupancy_status", "label": _("Occupied / vacant"), "fmt": "enum", "labels": occupancy_labels, "width": "11%"},
+  {"key": "housekeeping_status", "label": _("Housekeeping"), "fmt": "enum", "labels": housekeeping_labels, "width": "12%"},
+  {"key": "service_status", "label": _("Service"), "fmt": "enum", "labels": service_labels, "width": "13%"},
+  {"key": "movement", "label": _("Movement"), "fmt": "enum", "labels": movement_labels, "width": "17%"},
+  {"key": "guests", "label": _("Guests"), "fmt": "int", "width": "8%"},
+  {"key": "due_out_tomorrow", "label": _("Due out tomorrow"), "fmt": "bool", "width": "16%"},
+] %}
+{% macro value(v, fmt, labels) -%}
+  {%- if fmt == "enum" -%}{{ labels[v] if v in labels else v }}
+  {%- elif fmt == "int" -%}{{ v | number }}
+  {%- elif fmt == "amount" -%}{{ v | number(2) }}
+  {%- elif fmt == "percent" -%}{{ v | percent }}
+  {%- elif fmt == "date" -%}{{ v.isoformat() }}
+  {%- elif fmt == "time" -%}{{ v.strftime("%H:%M") }}
+  {%- elif fmt == "datetime" -%}{{ v.strftime("%Y-%m-%d %H:%M") }}
+  {%- elif fmt == "bool" -%}{{ _("Yes") if v else _("No") }}
+  {%- else -%}{{ v }}
+  {%- endif -%}
+{%- endmacro %}
+{% macro cell(row, col) -%}
+  {%- if col.parts is defined -%}
+    {%- for part in col.parts if row[part.key] is not none -%}
+      {%- if not loop.first -%}{%- if part.br is defined -%}<br>{%- else -%}{{ col.sep }}{%- endif -%}{%- endif -%}
+      {%- if part.prefix is defined -%}<span class="prefix">{{ part.prefix }}</span> {% endif -%}
+      {{- value(row[part.key], part.fmt, part.labels if part.labels is defined else {}) -}}
+    {%- else -%}—
+    {%- endfor -%}
+  {%- elif row[col.key] is none -%}
+    {%- if col.none is defined -%}{{ col.none }}{%- elif not (row.is_total is defined and row.is_total) -%}—{%- endif -%}
+  {%- else -%}{{ value(row[col.key], col.fmt, col.labels if col.labels is defined else {}) }}
+  {%- endif -%}
+{%- endmacro %}
+<!DOCTYPE html>
+<html lang="{{ lang }}" dir="{{ dir }}">
+<head>
+<meta charset="utf-8">
+<title>{{ _("Housekeeping status") }} · {{ property.name }} · {{ run.run_date.isoformat() }}</title>
+<style>
+  @page {
+    size: a4 landscape;
+    margin: 1.6cm 1.4cm 2cm 1.4cm;
+    @frame footer { -pdf-frame-content: page-footer; bottom: 0.8cm; margin-left: 1.4cm; margin-right: 1.4cm; height: 1cm; }
+  }
+  body { font-size: 9pt; color: #1d2733; }
+  h1 { font-size: 17pt; margin: 0 0 2pt 0; color: #0b3d5c; text-align: {{ start }}; }
+  .meta { font-size: 9pt; color: #4a5868; margin-bottom: 10pt; text-align: {{ start }}; }
+  .kpis td { padding: 6pt 8pt; border: 0.5pt solid #c7d2dc; background-color: #f2f6f9; text-align: {{ start }}; }
+  .kpi-label { font-size: 8pt; color: #4a5868; }
+  .kpi-value { font-size: 13pt; font-weight: bold; color: #0b3d5c; }
+  table.grid { width: 100%; border-collapse: collapse; margin-top: 12pt; -pdf-keep-with-next: false; }
+  table.grid th { background-color: #0b3d5c; color: #ffffff; padding: 4pt 3pt; font-weight: bold; text-align: {{ start }}; vertical-align: bottom; }
+  table.grid td { padding: 3pt 3pt; border-bottom: 0.5pt solid #d8e0e7; text-align: {{ start }}; vertical-align: top; }
+  table.grid th.n, table.grid td.n { text-align: right; }
+  table.grid tr.subtotal td { font-weight: bold; background-color: #f4f7fa; }
+  table.grid tr.total td { font-weight: bold; border-top: 1pt solid #0b3d5c; background-color: #eef3f7; }
+  table.grid tr.empty td { color: #6b7886; text-align: center; padding: 10pt; }
+  .prefix { color: #6b7886; }
+  table.grid td.small { font-size: 6.5pt; }
+  #page-footer { font-size: 7.5pt; color: #6b7886; }
+</style>
+</head>
+<body>
+<div id="page-footer">
+  {{ property.name }} · {{ _("Business date") }} {{ run.run_date | longdate }} ·
+  {{ _("Template") }} {{ template.key }} {{ _("version") }} {{ template.version }} ·
+  {{ _("Generated") }} {{ generated_at | datetime }} ({{ property.timezone }}) ·
+  {{ _("Page") }} <pdf:pagenumber> {{ _("of") }} <pdf:pagecount>
+</div>
+
+<h1>{{ property.name }} — {{ _("Housekeeping status") }}</h1>
+<div class="meta">{{ _("Business date") }}: {{ run.run_date | longdate }}</div>
+
+{% set vacant = rows | selectattr("occupancy_status", "equalto", "vacant") | selectattr("service_status", "equalto", "in_service") | list %}
+{% set kpis = [
+  {"label": _("Occupied"), "value": rows | selectattr("occupancy_status", "equalto", "occupied") | list | length | number},
+  {"label": _("Vacant ready"), "value": vacant | rejectattr("housekeeping_status", "equalto", "dirty") | list | length | number},
+  {"label": _("Vacant dirty"), "value": vacant | selectattr("housekeeping_status", "equalto", "dirty") | list | length | number},
+  {"label": _("Out of order"), "value": rows | selectattr("service_status", "equalto", "out_of_order") | list | length | number},
+  {"label": _("Out of service"), "value": rows | selectattr("service_status", "equalto", "out_of_service") | list | length | number},
+  {"label": _("Due out tomorrow"), "value": rows | selectattr("due_out_tomorrow") | list | length | number},
+] %}
+<table class="kpis">
+  <tr>
+  {% for kpi in kpis %}
+    <td><div class="kpi-label">{{ kpi.label }}</div><div class="kpi-value">{{ kpi.value }}</div></td>
+  {% endfor %}
+  </tr>
+</table>
+
+{% set table_rows = rows %}
+<table class="grid" repeat="1">
+  <thead>
+    <tr>
+    {% for col in columns %}
+      <th{% if col.fmt in ("int", "amount", "percent") %} class="n"{% endif %} width="{{ col.width }}">{{ col.label }}</th>
+    {% endfor %}
+    </tr>
+  </thead>
+  <tbody>
+  {% for row in table_rows %}
+    <tr>
+    {% for col in columns %}
+      <td class="{{ "n" if col.fmt in ("int", "amount", "percent") else "t" }}{% if col.cls is defined %} {{ col.cls }}{% endif %}">{{ cell(row, col) }}</td>
+    {% endfor %}
+    </tr>
+  {% else %}
+    <tr class="empty"><td colspan="{{ columns | length }}">{{ _("No rooms.") }}</td></tr>
+  {% endfor %}
+  </tbody>
+</table>
+</body>
+</html>
+$seed$,
+  $seed$-- Housekeeping status of every room for one property and one business date (BigQuery dialect).
+--
+-- Parameters (always bound, never string-built):
+--   @tenant_id STRING, @property_id STRING, @run_date DATE (the business date).
+--
+-- Output: one row per room in dw.rooms, ordered by floor and room number.
+--   occupancy_status, housekeeping_status, service_status: housekeeping's record for the
+--     date (dw.room_housekeeping_daily); NULL when housekeeping reported nothing for the room.
+--   movement: from the stays - 'arrival' (a guest arrived today), 'stayover' (in house since
+--     an earlier day), 'departure' (a guest left today and nobody sleeps there tonight),
+--     'turnover' (a guest left and another arrived today), NULL (no guest movement).
+--   guests: adults + children sleeping in the room tonight.
+--   due_out_tomorrow: the guest in the room tonight departs the next day.
+
+WITH
+room AS (
+  SELECT rm.room_id, rm.room_number, rm.room_type, rm.floor
+  FROM dw.rooms AS rm
+  WHERE rm.tenant_id = @tenant_id
+    AND rm.property_id = @property_id
+),
+
+housekeeping AS (
+  SELECT h.room_id, h.occupancy_status, h.housekeeping_status, h.service_status
+  FROM dw.room_housekeeping_daily AS h
+  WHERE h.tenant_id = @tenant_id
+    AND h.property_id = @property_id
+    AND h.business_date = @run_date
+),
+
+stay AS (
+  SELECT r.reservation_id, r.room_id, r.arrival_date, r.departure_date, r.status, r.adults, r.children
+  FROM dw.reservations AS r
+  WHERE r.tenant_id = @tenant_id
+    AND r.property_id = @property_id
+    AND r.status IN ('checked_out', 'in_house')
+    AND r.room_id IS NOT NULL
+    AND r.arrival_date <= @run_date
+    AND r.departure_date >= @run_date
+),
+
+by_room AS (
+  -- Aggregated per room so a room never fans out, whatever the stays table holds.
+  SELECT
+    s.room_id,
+    LOGICAL_OR(s.arrival_date = @run_date) AS arrived_today,
+    LOGICAL_OR(s.departure_date = @run_date AND s.status = 'checked_out') AS departed_today,
+    LOGICAL_OR(s.departure_date > @run_date) AS in_house_tonight,
+    SUM(IF(s.departure_date > @run_date, s.adults + s.children, 0)) AS guests,
+    LOGICAL_OR(s.departure_date > @run_date AND DATE_DIFF(s.departure_date, @run_date, DAY) = 1) AS due_out_tomorrow
+  FROM stay AS s
+  GROUP BY s.room_id
+)
+
+SELECT
+  CAST(@run_date AS DATE) AS business_date,
+  rm.floor,
+  rm.room_number,
+  rm.room_type,
+  h.occupancy_status,
+  h.housekeeping_status,
+  h.service_status,
+  CASE
+    WHEN b.arrived_today AND b.departed_today THEN 'turnover'
+    WHEN b.arrived_today THEN 'arrival'
+    WHEN b.in_house_tonight THEN 'stayover'
+    WHEN b.departed_today THEN 'departure'
+  END AS movement,
+  COALESCE(b.guests, 0) AS guests,
+  COALESCE(b.due_out_tomorrow, FALSE) AS due_out_tomorrow,
+  rm.room_id
+FROM room AS rm
+LEFT JOIN housekeeping AS h
+  ON h.room_id = rm.room_id
+LEFT JOIN by_room AS b
+  ON b.room_id = rm.room_id
+ORDER BY rm.floor ASC NULLS LAST, rm.room_number
+$seed$,
+  $seed${"$schema": "https://json-schema.org/draft/2020-12/schema", "additionalProperties": false, "properties": {}, "type": "object"}$seed$::jsonb,
+  ARRAY['pdf', 'csv', 'html']::text[], ARRAY['en', 'ps', 'fa-AF', 'ar', 'hi']::text[], 'operational', NULL,
+  'd3e9588228f388311513a7d9a981ba4d6065d3252daca8bb8b1405990cc11392', '43e2781669c6789733abe1fcefcf9795bb5cbc7c35a7d922b941e7d8928b4795', now())
+ON CONFLICT (template_version_id) DO NOTHING;
+
+DO $guard$ BEGIN
+  IF (SELECT snapshot_hash FROM reporting.template_versions WHERE template_version_id = 'f5072001-dd40-5a65-a0ac-217347c7fef4')
+     <> '43e2781669c6789733abe1fcefcf9795bb5cbc7c35a7d922b941e7d8928b4795' THEN
+    RAISE EXCEPTION 'platform template housekeeping_status v1 changed after publication: bump its version';
+  END IF;
+END $guard$;
+
+-- in_form_c v1
+INSERT INTO reporting.templates (template_id, tenant_id, key, category, name, description)
+VALUES ('0af3bf01-9ba2-5dfb-8a9b-23db1bae931d', NULL, 'in_form_c', 'regulatory', $seed$Form C foreign guest arrivals (India)$seed$, $seed$The Form C particulars of every foreign guest who arrived on the business date: passport, visa, arrival in India and at the hotel, onward journey.$seed$)
+ON CONFLICT (template_id) DO UPDATE SET name = EXCLUDED.name, description = EXCLUDED.description;
+
+INSERT INTO reporting.template_versions (template_version_id, template_id, tenant_id, version, status,
+  layout, dataset_sql, params_schema, formats, locales, retention_class, regulatory_adapter,
+  catalog_hash, snapshot_hash, published_at)
+VALUES ('7dc8b41c-7b72-5330-b93f-5d7ce017ccaa', '0af3bf01-9ba2-5dfb-8a9b-23db1bae931d', NULL, 1, 'published',
+  $seed${#- Form C (India): the particulars of every foreign guest who arrived on the business date.
+    Context: property, run, template, generated_at, locale, rows (see dataset.sql).
+    Layout contract: A4 landscape, footer on every page, ONE main table (table.grid with a
+    repeated thead and the data rows in tbody); summaries above it. No font-family: the
+    renderer injects the fonts for the locale.
+    Right to left: the columns are listed once, in reading order. <html dir="rtl"> makes
+    xhtml2pdf (>= 0.2.28, tables.py _mirror_columns) and browsers lay every table out right to
+    left, so the layout must NOT reverse them itself (that would put them back left to right);
+    text aligns to the reading side, numbers stay right-aligned so their units line up. -#}
+{% set rtl = dir == "rtl" %}
+{% set start = "right" if rtl else "left" %}
+{% set gender_labels = {"F": _("Female"), "M": _("Male"), "X": _("Unspecified")} %}
+{% set purpose_labels = {"tourism": _("Tourism"), "business": _("Business"), "conference": _("Conference"), "official": _("Official"), "visiting_family": _("Visiting family"), "medical": _("Medical")} %}
+{% set columns = [
+  {"key": "room_number", "label": _("Room"), "fmt": "text", "width": "4%"},
+  {"key": "guest", "label": _("Name"), "fmt": "parts", "sep": ", ", "width": "9%",
+   "parts": [{"key": "family_name", "fmt": "text"}, {"key": "given_names", "fmt": "text"},
+             {"key": "gender", "fmt": "enum", "labels": gender_labels, "br": true}]},
+  {"key": "date_of_birth", "label": _("Date of birth"), "fmt": "date", "width": "6%"},
+  {"key": "nationality", "label": _("Nationality"), "fmt": "text", "width": "6%"},
+  {"key": "passport", "label": _("Passport"), "fmt": "parts", "sep": " · ", "width": "13%",
+   "parts": [{"key": "passport_number", "fmt": "text"},
+             {"key": "passport_place_of_issue", "fmt": "text"},
+             {"key": "passport_issue_date", "fmt": "date", "prefix": _("Issued"), "br": true},
+             {"key": "passport_expiry_date", "fmt": "date", "prefix": _("Expires")}]},
+  {"key": "visa", "label": _("Visa"), "fmt": "parts", "sep": " · ", "width": "14%",
+   "parts": [{"key": "visa_number", "fmt": "text"}, {"key": "visa_type", "fmt": "text"},
+             {"key": "visa_place_of_issue", "fmt": "text", "br": true},
+             {"key": "visa_issue_date", "fmt": "date", "prefix": _("Issued"), "br": true},
+             {"key": "visa_expiry_date", "fmt": "date", "prefix": _("Expires")}]},
+  {"key": "arrived_from", "label": _("Arrived from"), "fmt": "parts", "sep": ", ", "width": "7%",
+   "parts": [{"key": "arrived_from_city", "fmt": "text"}, {"key": "arrived_from_country", "fmt": "text"}]},
+  {"key": "arrival_in_india_date", "label": _("Arrival in India"), "fmt": "date", "width": "6%"},
+  {"key": "arrived_at_hotel", "label": _("Arrival at hotel"), "fmt": "datetime", "width": "6%"},
+  {"key": "intended_stay", "label": _("Intended stay"), "fmt": "parts", "sep": " ", "width": "7%",
+   "parts": [{"key": "intended_stay_days", "fmt": "int", "prefix": _("Nights")},
+             {"key": "intended_departure_date", "fmt": "date", "prefix": _("Until"), "br": true}]},
+  {"key": "next_destination", "label": _("Next destination"), "fmt": "parts", "sep": ", ", "width": "7%",
+   "parts": [{"key": "next_destination_city", "fmt": "text"}, {"key": "next_destination_country", "fmt": "text"}]},
+  {"key": "permanent_address", "label": _("Permanent address"), "fmt": "text", "width": "9%"},
+  {"key": "purpose_of_visit", "label": _("Purpose of visit"), "fmt": "enum", "labels": purpose_labels, "width": "6%"},
+] %}
+{% macro value(v, fmt, labels) -%}
+  {%- if fmt == "enum" -%}{{ labels[v] if v in labels else v }}
+  {%- elif fmt == "int" -%}{{ v | number }}
+  {%- elif fmt == "amount" -%}{{ v | number(2) }}
+  {%- elif fmt == "percent" -%}{{ v | percent }}
+  {%- elif fmt == "date" -%}{{ v.isoformat() }}
+  {%- elif fmt == "time" -%}{{ v.strftime("%H:%M") }}
+  {%- elif fmt == "datetime" -%}{{ v.strftime("%Y-%m-%d %H:%M") }}
+  {%- elif fmt == "bool" -%}{{ _("Yes") if v else _("No") }}
+  {%- else -%}{{ v }}
+  {%- endif -%}
+{%- endmacro %}
+{% macro cell(row, col) -%}
+  {%- if col.parts is defined -%}
+    {%- for part in col.parts if row[part.key] is not none -%}
+      {%- if not loop.first -%}{%- if part.br is defined -%}<br>{%- else -%}{{ col.sep }}{%- endif -%}{%- endif -%}
+      {%- if part.prefix is defined -%}<span class="prefix">{{ part.prefix }}</span> {% endif -%}
+      {{- value(row[part.key], part.fmt, part.labels if part.labels is defined else {}) -}}
+    {%- else -%}—
+    {%- endfor -%}
+  {%- elif row[col.key] is none -%}
+    {%- if col.none is defined -%}{{ col.none }}{%- elif not (row.is_total is defined and row.is_total) -%}—{%- endif -%}
+  {%- else -%}{{ value(row[col.key], col.fmt, col.labels if col.labels is defined else {}) }}
+  {%- endif -%}
+{%- endmacro %}
+<!DOCTYPE html>
+<html lang="{{ lang }}" dir="{{ dir }}">
+<head>
+<meta charset="utf-8">
+<title>{{ _("Form C foreign guest arrivals") }} · {{ property.name }} · {{ run.run_date.isoformat() }}</title>
+<style>
+  @page {
+    size: a4 landscape;
+    margin: 1.6cm 1.4cm 2cm 1.4cm;
+    @frame footer { -pdf-frame-content: page-footer; bottom: 0.8cm; margin-left: 1.4cm; margin-right: 1.4cm; height: 1cm; }
+  }
+  body { font-size: 7pt; color: #1d2733; }
+  h1 { font-size: 17pt; margin: 0 0 2pt 0; color: #0b3d5c; text-align: {{ start }}; }
+  .meta { font-size: 9pt; color: #4a5868; margin-bottom: 10pt; text-align: {{ start }}; }
+  .kpis td { padding: 6pt 8pt; border: 0.5pt solid #c7d2dc; background-color: #f2f6f9; text-align: {{ start }}; }
+  .kpi-label { font-size: 8pt; color: #4a5868; }
+  .kpi-value { font-size: 13pt; font-weight: bold; color: #0b3d5c; }
+  table.grid { width: 100%; border-collapse: collapse; margin-top: 12pt; -pdf-keep-with-next: false; }
+  table.grid th { background-color: #0b3d5c; color: #ffffff; padding: 4pt 3pt; font-weight: bold; text-align: {{ start }}; vertical-align: bottom; }
+  table.grid td { padding: 3pt 3pt; border-bottom: 0.5pt solid #d8e0e7; text-align: {{ start }}; vertical-align: top; }
+  table.grid th.n, table.grid td.n { text-align: right; }
+  table.grid tr.subtotal td { font-weight: bold; background-color: #f4f7fa; }
+  table.grid tr.total td { font-weight: bold; border-top: 1pt solid #0b3d5c; background-color: #eef3f7; }
+  table.grid tr.empty td { color: #6b7886; text-align: center; padding: 10pt; }
+  .prefix { color: #6b7886; }
+  table.grid td.small { font-size: 6.5pt; }
+  #page-footer { font-size: 7.5pt; color: #6b7886; }
+</style>
+</head>
+<body>
+<div id="page-footer">
+  {{ property.name }} · {{ _("Business date") }} {{ run.run_date | longdate }} ·
+  {{ _("Template") }} {{ template.key }} {{ _("version") }} {{ template.version }} ·
+  {{ _("Generated") }} {{ generated_at | datetime }} ({{ property.timezone }}) ·
+  {{ _("Page") }} <pdf:pagenumber> {{ _("of") }} <pdf:pagecount>
+</div>
+
+<h1>{{ property.name }} — {{ _("Form C foreign guest arrivals") }}</h1>
+<div class="meta">{{ _("Business date") }}: {{ run.run_date | longdate }} · {{ _("Address in India") }}: {{ (rows | first).address_in_india if rows else property.name }}</div>
+
+{% set kpis = [
+  {"label": _("Foreign guest arrivals"), "value": rows | length | number},
+  {"label": _("Nationalities"), "value": rows | map(attribute="nationality") | unique | list | length | number},
+  {"label": _("Without visa"), "value": rows | selectattr("visa_number", "none") | list | length | number},
+] %}
+<table class="kpis">
+  <tr>
+  {% for kpi in kpis %}
+    <td><div class="kpi-label">{{ kpi.label }}</div><div class="kpi-value">{{ kpi.value }}</div></td>
+  {% endfor %}
+  </tr>
+</table>
+
+{% set table_rows = rows %}
+<table class="grid" repeat="1">
+  <thead>
+    <tr>
+    {% for col in columns %}
+      <th{% if col.fmt in ("int", "amount", "percent") %} class="n"{% endif %} width="{{ col.width }}">{{ col.label }}</th>
+    {% endfor %}
+    </tr>
+  </thead>
+  <tbody>
+  {% for row in table_rows %}
+    <tr>
+    {% for col in columns %}
+      <td class="{{ "n" if col.fmt in ("int", "amount", "percent") else "t" }}{% if col.cls is defined %} {{ col.cls }}{% endif %}">{{ cell(row, col) }}</td>
+    {% endfor %}
+    </tr>
+  {% else %}
+    <tr class="empty"><td colspan="{{ columns | length }}">{{ _("No foreign guests arrived on this date.") }}</td></tr>
+  {% endfor %}
+  </tbody>
+</table>
+</body>
+</html>
+$seed$,
+  $seed$-- India Form C (FRRO): the foreign guests who arrived at one property on one business date
+-- (BigQuery dialect).
+--
+-- Parameters (always bound, never string-built):
+--   @tenant_id STRING, @property_id STRING, @run_date DATE (the business date).
+--
+-- Output: one row per arrival on @run_date (status 'in_house' or 'checked_out') of a guest
+-- who is not an Indian national (dw.guests.is_foreign), by arrival time then room. Each row
+-- is one Form C subject, every field a column:
+--   name (family_name, given_names), gender, date_of_birth, nationality;
+--   passport: number, place, date of issue, expiry;
+--   visa: number, type, place, date of issue, expiry (NULL for visa-exempt nationals);
+--   arrived_from_*; arrival_in_india_date (entry into India);
+--   arrived_at_hotel (local civil time, Asia/Kolkata); intended_stay_days and
+--   intended_departure_date (from the booking); next_destination_*;
+--   address_in_india (the hotel's address from dw.properties); permanent_address;
+--   purpose_of_visit.
+-- Accompanying persons are counted in adults/children, not listed (the generator models
+-- one registered guest per booking).
+
+WITH
+arriving AS (
+  SELECT
+    r.reservation_id, r.confirmation_number, r.guest_id, r.room_id, r.arrival_date, r.departure_date,
+    r.checked_in_at, r.country_entry_date, r.purpose_of_visit, r.arrived_from_city, r.arrived_from_country,
+    r.next_destination_city, r.next_destination_country, r.adults, r.children
+  FROM dw.reservations AS r
+  WHERE r.tenant_id = @tenant_id
+    AND r.property_id = @property_id
+    AND r.arrival_date = @run_date
+    AND r.status IN ('in_house', 'checked_out')
+),
+
+foreigner AS (
+  SELECT
+    g.guest_id, g.family_name, g.given_names, g.gender, g.date_of_birth, g.nationality, g.home_address,
+    g.document_type, g.document_number, g.document_issue_place, g.document_issue_date,
+    g.document_expiry_date, g.visa_number, g.visa_type, g.visa_issue_place, g.visa_issue_date,
+    g.visa_expiry_date
+  FROM dw.guests AS g
+  WHERE g.tenant_id = @tenant_id
+    AND g.property_id = @property_id
+    AND g.is_foreign
+),
+
+hotel AS (
+  SELECT
+    CONCAT(
+      COALESCE(p.name, ''), ', ', COALESCE(p.address_line, ''), ', ', COALESCE(p.city, ''),
+      IF(p.postal_code IS NULL, '', CONCAT(' ', p.postal_code))
+    ) AS address
+  FROM dw.properties AS p
+  WHERE p.tenant_id = @tenant_id
+    AND p.property_id = @property_id
+),
+
+room AS (
+  SELECT rm.room_id, rm.room_number
+  FROM dw.rooms AS rm
+  WHERE rm.tenant_id = @tenant_id
+    AND rm.property_id = @property_id
+)
+
+SELECT
+  CAST(@run_date AS DATE) AS business_date,
+  f.family_name,
+  f.given_names,
+  f.gender,
+  f.date_of_birth,
+  f.nationality,
+  f.document_number AS passport_number,
+  f.document_issue_place AS passport_place_of_issue,
+  f.document_issue_date AS passport_issue_date,
+  f.document_expiry_date AS passport_expiry_date,
+  f.visa_number,
+  f.visa_type,
+  f.visa_issue_place AS visa_place_of_issue,
+  f.visa_issue_date,
+  f.visa_expiry_date,
+  a.arrived_from_city,
+  a.arrived_from_country,
+  a.country_entry_date AS arrival_in_india_date,
+  a.checked_in_at AS arrived_at_hotel,
+  DATE_DIFF(a.departure_date, a.arrival_date, DAY) AS intended_stay_days,
+  a.departure_date AS intended_departure_date,
+  a.next_destination_city,
+  a.next_destination_country,
+  h.address AS address_in_india,
+  f.home_address AS permanent_address,
+  a.purpose_of_visit,
+  rm.room_number,
+  a.confirmation_number,
+  a.adults,
+  a.children,
+  a.reservation_id,
+  f.guest_id
+FROM arriving AS a
+JOIN foreigner AS f
+  ON f.guest_id = a.guest_id
+LEFT JOIN hotel AS h
+  ON TRUE
+LEFT JOIN room AS rm
+  ON rm.room_id = a.room_id
+ORDER BY a.checked_in_at, rm.room_number, a.confirmation_number
+$seed$,
+  $seed${"$schema": "https://json-schema.org/draft/2020-12/schema", "additionalProperties": false, "properties": {}, "type": "object"}$seed$::jsonb,
+  ARRAY['pdf', 'csv', 'html']::text[], ARRAY['en', 'hi']::text[], 'regulatory-in-formc', 'in_form_c',
+  'af680bd061f390a05884dda6b4d4747f7ffe6be18f6a07a6f1c00a02bfbe57f6', '40a26b2b82f39555ecc38e294ecd6946bae3eb1654a454d0dc00bd641cf51e59', now())
+ON CONFLICT (template_version_id) DO NOTHING;
+
+DO $guard$ BEGIN
+  IF (SELECT snapshot_hash FROM reporting.template_versions WHERE template_version_id = '7dc8b41c-7b72-5330-b93f-5d7ce017ccaa')
+     <> '40a26b2b82f39555ecc38e294ecd6946bae3eb1654a454d0dc00bd641cf51e59' THEN
+    RAISE EXCEPTION 'platform template in_form_c v1 changed after publication: bump its version';
+  END IF;
+END $guard$;
+
+-- in_house_guests v1
+INSERT INTO reporting.templates (template_id, tenant_id, key, category, name, description)
+VALUES ('46a9994d-baec-5ad7-bea1-41f2a309a050', NULL, 'in_house_guests', 'operational', $seed$In-house guests$seed$, $seed$Every occupied room on the business date: guest, stay, night of stay, rate, segment and folio balance.$seed$)
+ON CONFLICT (template_id) DO UPDATE SET name = EXCLUDED.name, description = EXCLUDED.description;
+
+INSERT INTO reporting.template_versions (template_version_id, template_id, tenant_id, version, status,
+  layout, dataset_sql, params_schema, formats, locales, retention_class, regulatory_adapter,
+  catalog_hash, snapshot_hash, published_at)
+VALUES ('cfce39dc-9e96-56d7-b29c-6d881bf58a7b', '46a9994d-baec-5ad7-bea1-41f2a309a050', NULL, 1, 'published',
+  $seed${#- In-house guests: every occupied room on the business date (paying, complimentary and house use).
+    Context: property, run, template, generated_at, locale, rows (see dataset.sql).
+    Layout contract: A4 landscape, footer on every page, ONE main table (table.grid with a
+    repeated thead and the data rows in tbody); summaries above it. No font-family: the
+    renderer injects the fonts for the locale.
+    Right to left: the columns are listed once, in reading order. <html dir="rtl"> makes
+    xhtml2pdf (>= 0.2.28, tables.py _mirror_columns) and browsers lay every table out right to
+    left, so the layout must NOT reverse them itself (that would put them back left to right);
+    text aligns to the reading side, numbers stay right-aligned so their units line up. -#}
+{% set rtl = dir == "rtl" %}
+{% set start = "right" if rtl else "left" %}
+{% set segment_labels = {"transient": _("Transient"), "corporate": _("Corporate"), "group": _("Group"), "government": _("Government"), "ota": _("Online travel agency")} %}
+{% set columns = [
+  {"key": "room_number", "label": _("Room"), "fmt": "text", "width": "4%"},
+  {"key": "room_type", "label": _("Room type"), "fmt": "text", "width": "5%"},
+  {"key": "confirmation_number", "label": _("Confirmation"), "fmt": "text", "width": "8%"},
+  {"key": "guest_name", "label": _("Guest"), "fmt": "text", "width": "11%"},
+  {"key": "nationality", "label": _("Nationality"), "fmt": "text", "width": "7%"},
+  {"key": "arrival_date", "label": _("Arrival"), "fmt": "date", "width": "7%"},
+  {"key": "departure_date", "label": _("Departure"), "fmt": "date", "width": "7%"},
+  {"key": "night", "label": _("Night"), "fmt": "parts", "sep": " / ", "width": "5%",
+   "parts": [{"key": "night_number", "fmt": "int"}, {"key": "nights", "fmt": "int"}]},
+  {"key": "party", "label": _("Adults / children"), "fmt": "parts", "sep": " / ", "width": "6%",
+   "parts": [{"key": "adults", "fmt": "int"}, {"key": "children", "fmt": "int"}]},
+  {"key": "segment", "label": _("Segment"), "fmt": "enum", "labels": segment_labels, "width": "10%"},
+  {"key": "group_code", "label": _("Group"), "fmt": "text", "width": "8%"},
+  {"key": "rate_plan", "label": _("Rate plan"), "fmt": "text", "width": "6%"},
+  {"key": "room_rate", "label": _("Rate"), "fmt": "amount", "width": "8%"},
+  {"key": "balance", "label": _("Balance"), "fmt": "amount", "width": "8%"},
+] %}
+{% macro value(v, fmt, labels) -%}
+  {%- if fmt == "enum" -%}{{ labels[v] if v in labels else v }}
+  {%- elif fmt == "int" -%}{{ v | number }}
+  {%- elif fmt == "amount" -%}{{ v | number(2) }}
+  {%- elif fmt == "percent" -%}{{ v | percent }}
+  {%- elif fmt == "date" -%}{{ v.isoformat() }}
+  {%- elif fmt == "time" -%}{{ v.strftime("%H:%M") }}
+  {%- elif fmt == "datetime" -%}{{ v.strftime("%Y-%m-%d %H:%M") }}
+  {%- elif fmt == "bool" -%}{{ _("Yes") if v else _("No") }}
+  {%- else -%}{{ v }}
+  {%- endif -%}
+{%- endmacro %}
+{% macro cell(row, col) -%}
+  {%- if col.parts is defined -%}
+    {%- for part in col.parts if row[part.key] is not none -%}
+      {%- if not loop.first -%}{%- if part.br is defined -%}<br>{%- else -%}{{ col.sep }}{%- endif -%}{%- endif -%}
+      {%- if part.prefix is defined -%}<span class="prefix">{{ part.prefix }}</span> {% endif -%}
+      {{- value(row[part.key], part.fmt, part.labels if part.labels is defined else {}) -}}
+    {%- else -%}—
+    {%- endfor -%}
+  {%- elif row[col.key] is none -%}
+    {%- if col.none is defined -%}{{ col.none }}{%- elif not (row.is_total is defined and row.is_total) -%}—{%- endif -%}
+  {%- else -%}{{ value(row[col.key], col.fmt, col.labels if col.labels is defined else {}) }}
+  {%- endif -%}
+{%- endmacro %}
+<!DOCTYPE html>
+<html lang="{{ lang }}" dir="{{ dir }}">
+<head>
+<meta charset="utf-8">
+<title>{{ _("In-house guests") }} · {{ property.name }} · {{ run.run_date.isoformat() }}</title>
+<style>
+  @page {
+    size: a4 landscape;
+    margin: 1.6cm 1.4cm 2cm 1.4cm;
+    @frame footer { -pdf-frame-content: page-footer; bottom: 0.8cm; margin-left: 1.4cm; margin-right: 1.4cm; height: 1cm; }
+  }
+  body { font-size: 8.5pt; color: #1d2733; }
+  h1 { font-size: 17pt; margin: 0 0 2pt 0; color: #0b3d5c; text-align: {{ start }}; }
+  .meta { font-size: 9pt; color: #4a5868; margin-bottom: 10pt; text-align: {{ start }}; }
+  .kpis td { padding: 6pt 8pt; border: 0.5pt solid #c7d2dc; background-color: #f2f6f9; text-align: {{ start }}; }
+  .kpi-label { font-size: 8pt; color: #4a5868; }
+  .kpi-value { font-size: 13pt; font-weight: bold; color: #0b3d5c; }
+  table.grid { width: 100%; border-collapse: collapse; margin-top: 12pt; -pdf-keep-with-next: false; }
+  table.grid th { background-color: #0b3d5c; color: #ffffff; padding: 4pt 3pt; font-weight: bold; text-align: {{ start }}; vertical-align: bottom; }
+  table.grid td { padding: 3pt 3pt; border-bottom: 0.5pt solid #d8e0e7; text-align: {{ start }}; vertical-align: top; }
+  table.grid th.n, table.grid td.n { text-align: right; }
+  table.grid tr.subtotal td { font-weight: bold; background-color: #f4f7fa; }
+  table.grid tr.total td { font-weight: bold; border-top: 1pt solid #0b3d5c; background-color: #eef3f7; }
+  table.grid tr.empty td { color: #6b7886; text-align: center; padding: 10pt; }
+  .prefix { color: #6b7886; }
+  table.grid td.small { font-size: 6.5pt; }
+  #page-footer { font-size: 7.5pt; color: #6b7886; }
+</style>
+</head>
+<body>
+<div id="page-footer">
+  {{ property.name }} · {{ _("Business date") }} {{ run.run_date | longdate }} ·
+  {{ _("Template") }} {{ template.key }} {{ _("version") }} {{ template.version }} ·
+  {{ _("Generated") }} {{ generated_at | datetime }} ({{ property.timezone }}) ·
+  {{ _("Page") }} <pdf:pagenumber> {{ _("of") }} <pdf:pagecount>
+</div>
+
+<h1>{{ property.name }} — {{ _("In-house guests") }}</h1>
+<div class="meta">{{ _("Business date") }}: {{ run.run_date | longdate }} · {{ _("Currency") }}: {{ property.currency }}</div>
+
+{% set kpis = [
+  {"label": _("Occupied rooms"), "value": rows | length | number},
+  {"label": _("Guests"), "value": ((rows | sum(attribute="adults")) + (rows | sum(attribute="children"))) | number},
+  {"label": _("Foreign guests"), "value": rows | selectattr("is_foreign") | list | length | number},
+  {"label": _("Complimentary or house use"), "value": ((rows | selectattr("is_complimentary") | list | length) + (rows | rejectattr("is_complimentary") | selectattr("is_house_use") | list | length)) | number},
+  {"label": _("Open balance"), "value": rows | sum(attribute="balance") | money(property.currency)},
+] %}
+<table class="kpis">
+  <tr>
+  {% for kpi in kpis %}
+    <td><div class="kpi-label">{{ kpi.label }}</div><div class="kpi-value">{{ kpi.value }}</div></td>
+  {% endfor %}
+  </tr>
+</table>
+
+{% set table_rows = rows %}
+<table class="grid" repeat="1">
+  <thead>
+    <tr>
+    {% for col in columns %}
+      <th{% if col.fmt in ("int", "amount", "percent") %} class="n"{% endif %} width="{{ col.width }}">{{ col.label }}</th>
+    {% endfor %}
+    </tr>
+  </thead>
+  <tbody>
+  {% for row in table_rows %}
+    <tr>
+    {% for col in columns %}
+      <td class="{{ "n" if col.fmt in ("int", "amount", "percent") else "t" }}{% if col.cls is defined %} {{ col.cls }}{% endif %}">{{ cell(row, col) }}</td>
+    {% endfor %}
+    </tr>
+  {% else %}
+    <tr class="empty"><td colspan="{{ columns | length }}">{{ _("No guests in house on this date.") }}</td></tr>
+  {% endfor %}
+  </tbody>
+</table>
+</body>
+</html>
+$seed$,
+  $seed$-- In-house guests for one property and one business date (BigQuery dialect).
+--
+-- Parameters (always bound, never string-built):
+--   @tenant_id STRING, @property_id STRING, @run_date DATE (the business date).
+--
+-- Output: one row per room night on @run_date of a stay that happened ('checked_out' or
+-- 'in_house'), i.e. every occupied room that night - paying, complimentary and house use
+-- alike (the rooms_occupied of the daily occupancy report). A guest whose room is missing
+-- from dw.rooms is still listed, with room_number NULL. Ordered by floor and room.
+--   night_number = which night of the stay @run_date is (1 = arrival night).
+--   room_rate    = that night's room revenue, net of tax (0 for complimentary / house use).
+--   balance      = folio postings minus payments on or before @run_date.
+
+WITH
+tonight AS (
+  SELECT n.reservation_id, n.room_id, n.room_revenue
+  FROM dw.room_nights AS n
+  WHERE n.tenant_id = @tenant_id
+    AND n.property_id = @property_id
+    AND n.stay_date = @run_date
+),
+
+stay AS (
+  SELECT
+    r.reservation_id, r.confirmation_number, r.guest_id, r.arrival_date, r.departure_date,
+    r.adults, r.children, r.segment, r.channel, r.rate_plan, r.group_code,
+    r.is_complimentary, r.is_house_use
+  FROM dw.reservations AS r
+  WHERE r.tenant_id = @tenant_id
+    AND r.property_id = @property_id
+    AND r.status IN ('checked_out', 'in_house')
+    AND r.arrival_date <= @run_date
+    AND r.departure_date > @run_date
+),
+
+posted AS (
+  SELECT l.reservation_id, SUM(l.amount) AS total
+  FROM dw.folio_lines AS l
+  WHERE l.tenant_id = @tenant_id
+    AND l.property_id = @property_id
+    AND l.business_date <= @run_date
+    AND l.reservation_id IN (SELECT t.reservation_id FROM tonight AS t)
+  GROUP BY l.reservation_id
+),
+
+paid AS (
+  SELECT p.reservation_id, SUM(p.amount) AS total
+  FROM dw.payments AS p
+  WHERE p.tenant_id = @tenant_id
+    AND p.property_id = @property_id
+    AND p.business_date <= @run_date
+    AND p.reservation_id IN (SELECT t.reservation_id FROM tonight AS t)
+  GROUP BY p.reservation_id
+),
+
+guest AS (
+  SELECT g.guest_id, g.display_name, g.nationality, g.is_foreign
+  FROM dw.guests AS g
+  WHERE g.tenant_id = @tenant_id
+    AND g.property_id = @property_id
+),
+
+room AS (
+  SELECT rm.room_id, rm.room_number, rm.room_type, rm.floor
+  FROM dw.rooms AS rm
+  WHERE rm.tenant_id = @tenant_id
+    AND rm.property_id = @property_id
+)
+
+SELECT
+  CAST(@run_date AS DATE) AS business_date,
+  rm.floor,
+  rm.room_number,
+  rm.room_type,
+  s.confirmation_number,
+  g.display_name AS guest_name,
+  g.nationality,
+  g.is_foreign,
+  s.arrival_date,
+  s.departure_date,
+  DATE_DIFF(@run_date, s.arrival_date, DAY) + 1 AS night_number,
+  DATE_DIFF(s.departure_date, s.arrival_date, DAY) AS nights,
+  s.adults,
+  s.children,
+  s.segment,
+  s.channel,
+  s.rate_plan,
+  s.group_code,
+  s.is_complimentary,
+  s.is_house_use,
+  CAST(t.room_revenue AS NUMERIC) AS room_rate,
+  CAST(COALESCE(po.total, 0) - COALESCE(pa.total, 0) AS NUMERIC) AS balance,
+  s.reservation_id
+FROM tonight AS t
+JOIN stay AS s
+  ON s.reservation_id = t.reservation_id
+LEFT JOIN posted AS po
+  ON po.reservation_id = t.reservation_id
+LEFT JOIN paid AS pa
+  ON pa.reservation_id = t.reservation_id
+LEFT JOIN guest AS g
+  ON g.guest_id = s.guest_id
+LEFT JOIN room AS rm
+  ON rm.room_id = t.room_id
+ORDER BY rm.floor ASC NULLS LAST, rm.room_number ASC NULLS LAST, s.confirmation_number
+$seed$,
+  $seed${"$schema": "https://json-schema.org/draft/2020-12/schema", "additionalProperties": false, "properties": {}, "type": "object"}$seed$::jsonb,
+  ARRAY['pdf', 'csv', 'html']::text[], ARRAY['en', 'ps', 'fa-AF', 'ar', 'hi']::text[], 'operational', NULL,
+  'd3e9588228f388311513a7d9a981ba4d6065d3252daca8bb8b1405990cc11392', 'b824d350dd1c98896922fe7e47bb367d28d2e377475d783798ad493289dcfcce', now())
+ON CONFLICT (template_version_id) DO NOTHING;
+
+DO $guard$ BEGIN
+  IF (SELECT snapshot_hash FROM reporting.template_versions WHERE template_version_id = 'cfce39dc-9e96-56d7-b29c-6d881bf58a7b')
+     <> 'b824d350dd1c98896922fe7e47bb367d28d2e377475d783798ad493289dcfcce' THEN
+    RAISE EXCEPTION 'platform template in_house_guests v1 changed after publication: bump its version';
+  END IF;
+END $guard$;
+
+-- ksa_vat_invoices v1
+INSERT INTO reporting.templates (template_id, tenant_id, key, category, name, description)
+VALUES ('68abfcb8-37ee-5d26-8ba3-95131d89d321', NULL, 'ksa_vat_invoices', 'regulatory', $seed$VAT invoices (KSA)$seed$, $seed$ZATCA simplified tax invoices and credit notes issued on the business date: number, UUID, counter, net, 15% VAT and total in SAR.$seed$)
+ON CONFLICT (template_id) DO UPDATE SET name = EXCLUDED.name, description = EXCLUDED.description;
+
+INSERT INTO reporting.template_versions (template_version_id, template_id, tenant_id, version, status,
+  layout, dataset_sql, params_schema, formats, locales, retention_class, regulatory_adapter,
+  catalog_hash, snapshot_hash, published_at)
+VALUES ('b221138c-7d32-5209-b74c-331383823133', '68abfcb8-37ee-5d26-8ba3-95131d89d321', NULL, 1, 'published',
+  $seed${#- KSA VAT: ZATCA simplified tax invoices and credit notes issued on the business date.
+    Context: property, run, template, generated_at, locale, rows (see dataset.sql).
+    Layout contract: A4 landscape, footer on every page, ONE main table (table.grid with a
+    repeated thead and the data rows in tbody); summaries above it. No font-family: the
+    renderer injects the fonts for the locale.
+    The layout adds the total row as the last tbody row (tr.total).
+    Right to left: the columns are listed once, in reading order. <html dir="rtl"> makes
+    xhtml2pdf (>= 0.2.28, tables.py _mirror_columns) and browsers lay every table out right to
+    left, so the layout must NOT reverse them itself (that would put them back left to right);
+    text aligns to the reading side, numbers stay right-aligned so their units line up. -#}
+{% set rtl = dir == "rtl" %}
+{% set start = "right" if rtl else "left" %}
+{% set invoice_labels = {"invoice": _("Invoice"), "credit_note": _("Credit note")} %}
+{% set columns = [
+  {"key": "icv", "label": _("Counter"), "fmt": "int", "width": "5%"},
+  {"key": "invoice_number", "label": _("Invoice number"), "fmt": "text", "width": "12%"},
+  {"key": "document_type", "label": _("Type"), "fmt": "enum", "labels": invoice_labels, "width": "7%"},
+  {"key": "issued_at", "label": _("Issued"), "fmt": "datetime", "width": "10%"},
+  {"key": "invoice_uuid", "label": _("UUID"), "fmt": "text", "cls": "small", "width": "20%"},
+  {"key": "original_invoice_number", "label": _("Corrects invoice"), "fmt": "text", "width": "12%"},
+  {"key": "credit_reason", "label": _("Reason"), "fmt": "text", "width": "9%"},
+  {"key": "net_amount", "label": _("Net"), "fmt": "amount", "width": "9%"},
+  {"key": "vat_amount", "label": _("VAT"), "fmt": "amount", "width": "7%"},
+  {"key": "total_amount", "label": _("Total incl. VAT"), "fmt": "amount", "width": "9%"},
+] %}
+{% macro value(v, fmt, labels) -%}
+  {%- if fmt == "enum" -%}{{ labels[v] if v in labels else v }}
+  {%- elif fmt == "int" -%}{{ v | number }}
+  {%- elif fmt == "amount" -%}{{ v | number(2) }}
+  {%- elif fmt == "percent" -%}{{ v | percent }}
+  {%- elif fmt == "date" -%}{{ v.isoformat() }}
+  {%- elif fmt == "time" -%}{{ v.strftime("%H:%M") }}
+  {%- elif fmt == "datetime" -%}{{ v.strftime("%Y-%m-%d %H:%M") }}
+  {%- elif fmt == "bool" -%}{{ _("Yes") if v else _("No") }}
+  {%- else -%}{{ v }}
+  {%- endif -%}
+{%- endmacro %}
+{% macro cell(row, col) -%}
+  {%- if col.parts is defined -%}
+    {%- for part in col.parts if row[part.key] is not none -%}
+      {%- if not loop.first -%}{%- if part.br is defined -%}<br>{%- else -%}{{ col.sep }}{%- endif -%}{%- endif -%}
+      {%- if part.prefix is defined -%}<span class="prefix">{{ part.prefix }}</span> {% endif -%}
+      {{- value(row[part.key], part.fmt, part.labels if part.labels is defined else {}) -}}
+    {%- else -%}—
+    {%- endfor -%}
+  {%- elif row[col.key] is none -%}
+    {%- if col.none is defined -%}{{ col.none }}{%- elif not (row.is_total is defined and row.is_total) -%}—{%- endif -%}
+  {%- else -%}{{ value(row[col.key], col.fmt, col.labels if col.labels is defined else {}) }}
+  {%- endif -%}
+{%- endmacro %}
+<!DOCTYPE html>
+<html lang="{{ lang }}" dir="{{ dir }}">
+<head>
+<meta charset="utf-8">
+<title>{{ _("VAT invoices") }} · {{ property.name }} · {{ run.run_date.isoformat() }}</title>
+<style>
+  @page {
+    size: a4 landscape;
+    margin: 1.6cm 1.4cm 2cm 1.4cm;
+    @frame footer { -pdf-frame-content: page-footer; bottom: 0.8cm; margin-left: 1.4cm; margin-right: 1.4cm; height: 1cm; }
+  }
+  body { font-size: 8pt; color: #1d2733; }
+  h1 { font-size: 17pt; margin: 0 0 2pt 0; color: #0b3d5c; text-align: {{ start }}; }
+  .meta { font-size: 9pt; color: #4a5868; margin-bottom: 10pt; text-align: {{ start }}; }
+  .kpis td { padding: 6pt 8pt; border: 0.5pt solid #c7d2dc; background-color: #f2f6f9; text-align: {{ start }}; }
+  .kpi-label { font-size: 8pt; color: #4a5868; }
+  .kpi-value { font-size: 13pt; font-weight: bold; color: #0b3d5c; }
+  table.grid { width: 100%; border-collapse: collapse; margin-top: 12pt; -pdf-keep-with-next: false; }
+  table.grid th { background-color: #0b3d5c; color: #ffffff; padding: 4pt 3pt; font-weight: bold; text-align: {{ start }}; vertical-align: bottom; }
+  table.grid td { padding: 3pt 3pt; border-bottom: 0.5pt solid #d8e0e7; text-align: {{ start }}; vertical-align: top; }
+  table.grid th.n, table.grid td.n { text-align: right; }
+  table.grid tr.subtotal td { font-weight: bold; background-color: #f4f7fa; }
+  table.grid tr.total td { font-weight: bold; border-top: 1pt solid #0b3d5c; background-color: #eef3f7; }
+  table.grid tr.empty td { color: #6b7886; text-align: center; padding: 10pt; }
+  .prefix { color: #6b7886; }
+  table.grid td.small { font-size: 6.5pt; }
+  #page-footer { font-size: 7.5pt; color: #6b7886; }
+</style>
+</head>
+<body>
+<div id="page-footer">
+  {{ property.name }} · {{ _("Business date") }} {{ run.run_date | longdate }} ·
+  {{ _("Template") }} {{ template.key }} {{ _("version") }} {{ template.version }} ·
+  {{ _("Generated") }} {{ generated_at | datetime }} ({{ property.timezone }}) ·
+  {{ _("Page") }} <pdf:pagenumber> {{ _("of") }} <pdf:pagecount>
+</div>
+
+{% set seller = rows | first | default({"seller_name": none, "seller_vat_number": none}) %}
+<h1>{{ property.name }} — {{ _("VAT invoices") }}</h1>
+<div class="meta">{{ _("Business date") }}: {{ run.run_date | longdate }} · {{ _("Currency") }}: {{ property.currency }} · {{ _("VAT rate") }}: {{ 0.15 | percent }}<br>{{ _("Seller") }}: {{ seller.seller_name or property.name }} · {{ _("VAT number") }}: {{ seller.seller_vat_number or "—" }}</div>
+
+{% set kpis = [
+  {"label": _("Invoices"), "value": rows | selectattr("document_type", "equalto", "invoice") | list | length | number},
+  {"label": _("Credit notes"), "value": rows | selectattr("document_type", "equalto", "credit_note") | list | length | number},
+  {"label": _("Net"), "value": rows | sum(attribute="net_amount") | money(property.currency)},
+  {"label": _("VAT"), "value": rows | sum(attribute="vat_amount") | money(property.currency)},
+  {"label": _("Total incl. VAT"), "value": rows | sum(attribute="total_amount") | money(property.currency)},
+] %}
+<table class="kpis">
+  <tr>
+  {% for kpi in kpis %}
+    <td><div class="kpi-label">{{ kpi.label }}</div><div class="kpi-value">{{ kpi.value }}</div></td>
+  {% endfor %}
+  </tr>
+</table>
+
+{# The total is the layout's, not the dataset's: every dataset row is one ZATCA subject. #}
+{% set total_row = {"is_total": true, "icv": none, "invoice_number": _("Total"), "document_type": none,
+  "issued_at": none, "invoice_uuid": none, "original_invoice_number": none, "credit_reason": none,
+  "net_amount": rows | sum(attribute="net_amount"), "vat_amount": rows | sum(attribute="vat_amount"),
+  "total_amount": rows | sum(attribute="total_amount")} %}
+{% set table_rows = rows + [total_row] if rows else [] %}
+<table class="grid" repeat="1">
+  <thead>
+    <tr>
+    {% for col in columns %}
+      <th{% if col.fmt in ("int", "amount", "percent") %} class="n"{% endif %} width="{{ col.width }}">{{ col.label }}</th>
+    {% endfor %}
+    </tr>
+  </thead>
+  <tbody>
+  {% for row in table_rows %}
+    <tr{% if row.is_total is defined %} class="total"{% endif %}>
+    {% for col in columns %}
+      <td class="{{ "n" if col.fmt in ("int", "amount", "percent") else "t" }}{% if col.cls is defined %} {{ col.cls }}{% endif %}">{{ cell(row, col) }}</td>
+    {% endfor %}
+    </tr>
+  {% else %}
+    <tr class="empty"><td colspan="{{ columns | length }}">{{ _("No invoices issued on this date.") }}</td></tr>
+  {% endfor %}
+  </tbody>
+</table>
+</body>
+</html>
+$seed$,
+  $seed$-- KSA VAT: simplified tax invoices and credit notes issued on one business date, for one
+-- property (BigQuery dialect).
+--
+-- Parameters (always bound, never string-built):
+--   @tenant_id STRING, @property_id STRING, @run_date DATE (the business date).
+--
+-- Output: one row per invoice or credit note whose issue_date is @run_date, by invoice
+-- counter (icv). No total row: each row is one ZATCA reporting subject and carries all the
+-- UBL builder needs. Amounts in SAR, signed (credit notes negative, so sums give the day's
+-- net position); the builder emits absolute values under type code 381 for credit notes.
+--   vat_amount   = 15% of net_amount, rounded half up to the halala (once, on the invoice).
+--   total_amount = net_amount + vat_amount.
+--   issued_at    = local civil time (Asia/Riyadh): ZATCA's IssueDate / IssueTime.
+--   original_invoice_number / original_issue_date: the invoice a credit note corrects.
+--   payment_method: how the guest paid (or was refunded): cash | card | bank_transfer | mobile_wallet.
+--   seller_*: the property's registration and Saudi national address (dw.properties).
+--   lines_json: the invoice lines, a JSON array of {name, business_date, quantity, unit_price}
+--     (net, signed like the invoice) in posting order; their sum is net_amount.
+
+WITH
+issued AS (
+  SELECT
+    i.invoice_id, i.invoice_number, i.icv, i.document_type, i.invoice_type_code, i.invoice_subtype,
+    i.issue_date, i.issued_at, i.original_invoice_id, i.credit_reason, i.reservation_id, i.currency,
+    i.net_amount, i.vat_rate, i.vat_amount, i.total_amount, i.payment_method, i.property_id
+  FROM dw.invoices AS i
+  WHERE i.tenant_id = @tenant_id
+    AND i.property_id = @property_id
+    AND i.issue_date = @run_date
+),
+
+original AS (
+  SELECT o.invoice_id, o.invoice_number, o.issue_date
+  FROM dw.invoices AS o
+  WHERE o.tenant_id = @tenant_id
+    AND o.property_id = @property_id
+    AND o.invoice_id IN (SELECT c.original_invoice_id FROM issued AS c)
+),
+
+invoice_lines AS (
+  SELECT
+    l.invoice_id,
+    TO_JSON_STRING(
+      ARRAY_AGG(
+        STRUCT(l.description AS name, l.business_date AS business_date, 1 AS quantity, l.amount AS unit_price)
+        ORDER BY l.posted_at, l.line_id
+      )
+    ) AS lines_json
+  FROM dw.folio_lines AS l
+  WHERE l.tenant_id = @tenant_id
+    AND l.property_id = @property_id
+    AND l.line_type != 'tax'
+    AND l.invoice_id IN (SELECT c.invoice_id FROM issued AS c)
+  GROUP BY l.invoice_id
+),
+
+booking AS (
+  SELECT r.reservation_id, r.confirmation_number
+  FROM dw.reservations AS r
+  WHERE r.tenant_id = @tenant_id
+    AND r.property_id = @property_id
+    AND r.reservation_id IN (SELECT c.reservation_id FROM issued AS c)
+),
+
+seller AS (
+  SELECT
+    p.property_id, p.legal_name, p.vat_number, p.commercial_registration, p.street, p.building_number,
+    p.district, p.city, p.postal_code
+  FROM dw.properties AS p
+  WHERE p.tenant_id = @tenant_id
+    AND p.property_id = @property_id
+)
+
+SELECT
+  CAST(@run_date AS DATE) AS business_date,
+  i.icv,
+  i.invoice_number,
+  i.invoice_id AS invoice_uuid,
+  i.document_type,
+  i.invoice_type_code,
+  i.invoice_subtype,
+  i.issue_date,
+  i.issued_at,
+  o.invoice_number AS original_invoice_number,
+  o.issue_date AS original_issue_date,
+  i.credit_reason,
+  i.payment_method,
+  b.confirmation_number,
+  s.legal_name AS seller_name,
+  s.vat_number AS seller_vat_number,
+  s.commercial_registration AS seller_commercial_registration,
+  s.street AS seller_street,
+  s.building_number AS seller_building_number,
+  s.district AS seller_district,
+  s.city AS seller_city,
+  s.postal_code AS seller_postal_code,
+  i.currency,
+  CAST(i.net_amount AS NUMERIC) AS net_amount,
+  CAST(i.vat_rate AS NUMERIC) AS vat_rate,
+  CAST(i.vat_amount AS NUMERIC) AS vat_amount,
+  CAST(i.total_amount AS NUMERIC) AS total_amount,
+  il.lines_json
+FROM issued AS i
+LEFT JOIN original AS o
+  ON o.invoice_id = i.original_invoice_id
+LEFT JOIN invoice_lines AS il
+  ON il.invoice_id = i.invoice_id
+LEFT JOIN booking AS b
+  ON b.reservation_id = i.reservation_id
+LEFT JOIN seller AS s
+  ON s.property_id = i.property_id
+ORDER BY i.icv
+$seed$,
+  $seed${"$schema": "https://json-schema.org/draft/2020-12/schema", "additionalProperties": false, "properties": {}, "type": "object"}$seed$::jsonb,
+  ARRAY['pdf', 'csv', 'html']::text[], ARRAY['en', 'ar']::text[], 'regulatory-ksa-vat', 'ksa_zatca',
+  '496fe5d42c7f1639d1d37530f6d1e2121dda6636e2a229a0321170c9217ab879', 'dfceb57aecaf1415d7e480d3400dc7fb27634e1e13e0ee32d20d9ae1c60eecf9', now())
+ON CONFLICT (template_version_id) DO NOTHING;
+
+DO $guard$ BEGIN
+  IF (SELECT snapshot_hash FROM reporting.template_versions WHERE template_version_id = 'b221138c-7d32-5209-b74c-331383823133')
+     <> 'dfceb57aecaf1415d7e480d3400dc7fb27634e1e13e0ee32d20d9ae1c60eecf9' THEN
+    RAISE EXCEPTION 'platform template ksa_vat_invoices v1 changed after publication: bump its version';
+  END IF;
+END $guard$;
+
+-- no_shows_cancellations v1
+INSERT INTO reporting.templates (template_id, tenant_id, key, category, name, description)
+VALUES ('2dcff17a-2a28-5dc6-b07b-e67bba61fffe', NULL, 'no_shows_cancellations', 'operational', $seed$No-shows and cancellations$seed$, $seed$No-shows of the business date and cancellations recorded on it, with lead time, penalties charged and room revenue lost.$seed$)
+ON CONFLICT (template_id) DO UPDATE SET name = EXCLUDED.name, description = EXCLUDED.description;
+
+INSERT INTO reporting.template_versions (template_version_id, template_id, tenant_id, version, status,
+  layout, dataset_sql, params_schema, formats, locales, retention_class, regulatory_adapter,
+  catalog_hash, snapshot_hash, published_at)
+VALUES ('42d760d8-e366-5c59-a1b1-c0410d037e07', '2dcff17a-2a28-5dc6-b07b-e67bba61fffe', NULL, 1, 'published',
+  $seed${#- No-shows of the business date and cancellations recorded on it, with revenue lost.
+    Context: property, run, template, generated_at, locale, rows (see dataset.sql).
+    Layout contract: A4 landscape, footer on every page, ONE main table (table.grid with a
+    repeated thead and the data rows in tbody); summaries above it. No font-family: the
+    renderer injects the fonts for the locale.
+    The total row is the last tbody row (tr.total).
+    Right to left: the columns are listed once, in reading order. <html dir="rtl"> makes
+    xhtml2pdf (>= 0.2.28, tables.py _mirror_columns) and browsers lay every table out right to
+    left, so the layout must NOT reverse them itself (that would put them back left to right);
+    text aligns to the reading side, numbers stay right-aligned so their units line up. -#}
+{% set rtl = dir == "rtl" %}
+{% set start = "right" if rtl else "left" %}
+{% set kind_labels = {"no_show": _("No-show"), "cancellation": _("Cancellation")} %}
+{% set segment_labels = {"transient": _("Transient"), "corporate": _("Corporate"), "group": _("Group"), "government": _("Government"), "ota": _("Online travel agency")} %}
+{% set channel_labels = {"direct": _("Direct"), "ota": _("Online travel agency"), "walk_in": _("Walk-in"), "corporate": _("Corporate")} %}
+{% set reason_labels = {"guest_request": _("Guest request"), "travel_plans_changed": _("Travel plans changed"), "booked_elsewhere": _("Booked elsewhere"), "duplicate_booking": _("Duplicate booking"), "payment_failed": _("Payment failed")} %}
+{% set columns = [
+  {"key": "kind", "label": _("Type"), "fmt": "enum", "labels": kind_labels, "none": _("Total"), "width": "8%"},
+  {"key": "confirmation_number", "label": _("Confirmation"), "fmt": "text", "width": "9%"},
+  {"key": "guest_name", "label": _("Guest"), "fmt": "text", "width": "11%"},
+  {"key": "segment", "label": _("Segment"), "fmt": "enum", "labels": segment_labels, "width": "8%"},
+  {"key": "channel", "label": _("Channel"), "fmt": "enum", "labels": channel_labels, "width": "8%"},
+  {"key": "arrival_date", "label": _("Arrival"), "fmt": "date", "width": "7%"},
+  {"key": "nights", "label": _("Nights"), "fmt": "int", "width": "5%"},
+  {"key": "cancelled_on", "label": _("Cancelled on"), "fmt": "date", "width": "7%"},
+  {"key": "lead_time_days", "label": _("Days before arrival"), "fmt": "int", "width": "6%"},
+  {"key": "cancellation_reason", "label": _("Reason"), "fmt": "enum", "labels": reason_labels, "width": "9%"},
+  {"key": "booked_room_revenue", "label": _("Booked room revenue"), "fmt": "amount", "width": "8%"},
+  {"key": "penalty_charged", "label": _("Penalty charged"), "fmt": "amount", "width": "7%"},
+  {"key": "lost_room_revenue", "label": _("Room revenue lost"), "fmt": "amount", "width": "7%"},
+] %}
+{% macro value(v, fmt, labels) -%}
+  {%- if fmt == "enum" -%}{{ labels[v] if v in labels else v }}
+  {%- elif fmt == "int" -%}{{ v | number }}
+  {%- elif fmt == "amount" -%}{{ v | number(2) }}
+  {%- elif fmt == "percent" -%}{{ v | percent }}
+  {%- elif fmt == "date" -%}{{ v.isoformat() }}
+  {%- elif fmt == "time" -%}{{ v.strftime("%H:%M") }}
+  {%- elif fmt == "datetime" -%}{{ v.strftime("%Y-%m-%d %H:%M") }}
+  {%- elif fmt == "bool" -%}{{ _("Yes") if v else _("No") }}
+  {%- else -%}{{ v }}
+  {%- endif -%}
+{%- endmacro %}
+{% macro cell(row, col) -%}
+  {%- if col.parts is defined -%}
+    {%- for part in col.parts if row[part.key] is not none -%}
+      {%- if not loop.first -%}{%- if part.br is defined -%}<br>{%- else -%}{{ col.sep }}{%- endif -%}{%- endif -%}
+      {%- if part.prefix is defined -%}<span class="prefix">{{ part.prefix }}</span> {% endif -%}
+      {{- value(row[part.key], part.fmt, part.labels if part.labels is defined else {}) -}}
+    {%- else -%}—
+    {%- endfor -%}
+  {%- elif row[col.key] is none -%}
+    {%- if col.none is defined -%}{{ col.none }}{%- elif not (row.is_total is defined and row.is_total) -%}—{%- endif -%}
+  {%- else -%}{{ value(row[col.key], col.fmt, col.labels if col.labels is defined else {}) }}
+  {%- endif -%}
+{%- endmacro %}
+<!DOCTYPE html>
+<html lang="{{ lang }}" dir="{{ dir }}">
+<head>
+<meta charset="utf-8">
+<title>{{ _("No-shows and cancellations") }} · {{ property.name }} · {{ run.run_date.isoformat() }}</title>
+<style>
+  @page {
+    size: a4 landscape;
+    margin: 1.6cm 1.4cm 2cm 1.4cm;
+    @frame footer { -pdf-frame-content: page-footer; bottom: 0.8cm; margin-left: 1.4cm; margin-right: 1.4cm; height: 1cm; }
+  }
+  body { font-size: 8.5pt; color: #1d2733; }
+  h1 { font-size: 17pt; margin: 0 0 2pt 0; color: #0b3d5c; text-align: {{ start }}; }
+  .meta { font-size: 9pt; color: #4a5868; margin-bottom: 10pt; text-align: {{ start }}; }
+  .kpis td { padding: 6pt 8pt; border: 0.5pt solid #c7d2dc; background-color: #f2f6f9; text-align: {{ start }}; }
+  .kpi-label { font-size: 8pt; color: #4a5868; }
+  .kpi-value { font-size: 13pt; font-weight: bold; color: #0b3d5c; }
+  table.grid { width: 100%; border-collapse: collapse; margin-top: 12pt; -pdf-keep-with-next: false; }
+  table.grid th { background-color: #0b3d5c; color: #ffffff; padding: 4pt 3pt; font-weight: bold; text-align: {{ start }}; vertical-align: bottom; }
+  table.grid td { padding: 3pt 3pt; border-bottom: 0.5pt solid #d8e0e7; text-align: {{ start }}; vertical-align: top; }
+  table.grid th.n, table.grid td.n { text-align: right; }
+  table.grid tr.subtotal td { font-weight: bold; background-color: #f4f7fa; }
+  table.grid tr.total td { font-weight: bold; border-top: 1pt solid #0b3d5c; background-color: #eef3f7; }
+  table.grid tr.empty td { color: #6b7886; text-align: center; padding: 10pt; }
+  .prefix { color: #6b7886; }
+  table.grid td.small { font-size: 6.5pt; }
+  #page-footer { font-size: 7.5pt; color: #6b7886; }
+</style>
+</head>
+<body>
+<div id="page-footer">
+  {{ property.name }} · {{ _("Business date") }} {{ run.run_date | longdate }} ·
+  {{ _("Template") }} {{ template.key }} {{ _("version") }} {{ template.version }} ·
+  {{ _("Generated") }} {{ generated_at | datetime }} ({{ property.timezone }}) ·
+  {{ _("Page") }} <pdf:pagenumber> {{ _("of") }} <pdf:pagecount>
+</div>
+
+<h1>{{ property.name }} — {{ _("No-shows and cancellations") }}</h1>
+<div class="meta">{{ _("Business date") }}: {{ run.run_date | longdate }} · {{ _("Currency") }}: {{ property.currency }}</div>
+
+{% set total = rows | selectattr("is_total") | first | default({}) %}
+{% set kpis = [
+  {"label": _("No-shows"), "value": rows | selectattr("kind", "equalto", "no_show") | list | length | number},
+  {"label": _("Cancellations"), "value": rows | selectattr("kind", "equalto", "cancellation") | list | length | number},
+  {"label": _("Penalties charged"), "value": total.penalty_charged | default(0) | money(property.currency)},
+  {"label": _("Room revenue lost"), "value": total.lost_room_revenue | default(0) | money(property.currency)},
+] %}
+<table class="kpis">
+  <tr>
+  {% for kpi in kpis %}
+    <td><div class="kpi-label">{{ kpi.label }}</div><div class="kpi-value">{{ kpi.value }}</div></td>
+  {% endfor %}
+  </tr>
+</table>
+
+{% set table_rows = rows if rows | rejectattr("is_total") | list else [] %}
+<table class="grid" repeat="1">
+  <thead>
+    <tr>
+    {% for col in columns %}
+      <th{% if col.fmt in ("int", "amount", "percent") %} class="n"{% endif %} width="{{ col.width }}">{{ col.label }}</th>
+    {% endfor %}
+    </tr>
+  </thead>
+  <tbody>
+  {% for row in table_rows %}
+    <tr{% if row.is_total %} class="total"{% endif %}>
+    {% for col in columns %}
+      <td class="{{ "n" if col.fmt in ("int", "amount", "percent") else "t" }}{% if col.cls is defined %} {{ col.cls }}{% endif %}">{{ cell(row, col) }}</td>
+    {% endfor %}
+    </tr>
+  {% else %}
+    <tr class="empty"><td colspan="{{ columns | length }}">{{ _("No no-shows or cancellations on this date.") }}</td></tr>
+  {% endfor %}
+  </tbody>
+</table>
+</body>
+</html>
+$seed$,
+  $seed$-- No-shows and cancellations for one property and one business date (BigQuery dialect).
+--
+-- Parameters (always bound, never string-built):
+--   @tenant_id STRING, @property_id STRING, @run_date DATE (the business date).
+--
+-- Output: the no-shows of @run_date (status 'no_show', arrival_date = @run_date) and the
+-- cancellations recorded on @run_date (status 'cancelled', cancelled_on = @run_date, for any
+-- arrival date); no-shows first, then cancellations, each by arrival date and confirmation
+-- number; then one total row last (is_total TRUE, per-booking columns NULL).
+--   lead_time_days      = arrival_date - cancelled_on (cancellations only).
+--   booked_room_revenue = nights x nightly rate (net of tax) the booking would have earned.
+--   penalty_charged     = the no-show / late-cancellation fee charged (net of tax), else 0.
+--   lost_room_revenue   = booked_room_revenue - penalty_charged.
+
+WITH
+lost AS (
+  SELECT
+    IF(r.status = 'no_show', 'no_show', 'cancellation') AS kind,
+    r.reservation_id, r.confirmation_number, r.guest_id, r.segment, r.channel, r.rate_plan, r.room_type,
+    r.booked_on, r.arrival_date, r.departure_date, r.cancelled_on, r.cancellation_reason,
+    DATE_DIFF(r.departure_date, r.arrival_date, DAY) AS nights,
+    CAST(COALESCE(r.nightly_rate, 0) AS NUMERIC) AS nightly_rate,
+    CAST(COALESCE(r.penalty_amount, 0) AS NUMERIC) AS penalty_charged
+  FROM dw.reservations AS r
+  WHERE r.tenant_id = @tenant_id
+    AND r.property_id = @property_id
+    AND (
+      (r.status = 'no_show' AND r.arrival_date = @run_date)
+      OR (r.status = 'cancelled' AND r.cancelled_on = @run_date)
+    )
+),
+
+guest AS (
+  SELECT g.guest_id, g.display_name, g.nationality
+  FROM dw.guests AS g
+  WHERE g.tenant_id = @tenant_id
+    AND g.property_id = @property_id
+),
+
+detail AS (
+  SELECT
+    l.*,
+    g.display_name AS guest_name,
+    g.nationality,
+    IF(l.kind = 'cancellation', DATE_DIFF(l.arrival_date, l.cancelled_on, DAY), NULL) AS lead_time_days,
+    CAST(l.nights * l.nightly_rate AS NUMERIC) AS booked_room_revenue
+  FROM lost AS l
+  LEFT JOIN guest AS g
+    ON g.guest_id = l.guest_id
+),
+
+listed AS (
+  SELECT
+    FALSE AS is_total, d.kind, d.confirmation_number, d.guest_name, d.nationality, d.segment, d.channel,
+    d.rate_plan, d.room_type, d.booked_on, d.arrival_date, d.departure_date, d.nights, d.cancelled_on,
+    d.lead_time_days, d.cancellation_reason, d.nightly_rate, d.booked_room_revenue, d.penalty_charged,
+    CAST(d.booked_room_revenue - d.penalty_charged AS NUMERIC) AS lost_room_revenue, d.reservation_id
+  FROM detail AS d
+  UNION ALL
+  SELECT
+    TRUE, NULL, NULL, NULL, NULL, NULL, NULL,
+    NULL, NULL, NULL, NULL, NULL, COALESCE(SUM(d.nights), 0), NULL,
+    NULL, NULL, NULL, CAST(COALESCE(SUM(d.booked_room_revenue), 0) AS NUMERIC),
+    CAST(COALESCE(SUM(d.penalty_charged), 0) AS NUMERIC),
+    CAST(COALESCE(SUM(d.booked_room_revenue - d.penalty_charged), 0) AS NUMERIC), NULL
+  FROM detail AS d
+)
+
+SELECT
+  CAST(@run_date AS DATE) AS business_date,
+  l.*
+FROM listed AS l
+ORDER BY l.is_total, l.kind DESC, l.arrival_date, l.confirmation_number
+$seed$,
+  $seed${"$schema": "https://json-schema.org/draft/2020-12/schema", "additionalProperties": false, "properties": {}, "type": "object"}$seed$::jsonb,
+  ARRAY['pdf', 'csv', 'html']::text[], ARRAY['en', 'ps', 'fa-AF', 'ar', 'hi']::text[], 'operational', NULL,
+  'd3e9588228f388311513a7d9a981ba4d6065d3252daca8bb8b1405990cc11392', '976f97bd5ce65a7fb4a23fe6818b1ab7d8270c033781a4b6baafe20d3ae26a2f', now())
+ON CONFLICT (template_version_id) DO NOTHING;
+
+DO $guard$ BEGIN
+  IF (SELECT snapshot_hash FROM reporting.template_versions WHERE template_version_id = '42d760d8-e366-5c59-a1b1-c0410d037e07')
+     <> '976f97bd5ce65a7fb4a23fe6818b1ab7d8270c033781a4b6baafe20d3ae26a2f' THEN
+    RAISE EXCEPTION 'platform template no_shows_cancellations v1 changed after publication: bump its version';
+  END IF;
+END $guard$;
+
+-- revenue_by_segment v1
+INSERT INTO reporting.templates (template_id, tenant_id, key, category, name, description)
+VALUES ('4bc0ad37-87ce-5c8f-aeb1-4cb7cc5b3a04', NULL, 'revenue_by_segment', 'operational', $seed$Revenue by segment and channel$seed$, $seed$Rooms sold, rooms revenue, ADR, F&B and other revenue by market segment and booking channel, for the day and month to date (USALI).$seed$)
+ON CONFLICT (template_id) DO UPDATE SET name = EXCLUDED.name, description = EXCLUDED.description;
+
+INSERT INTO reporting.template_versions (template_version_id, template_id, tenant_id, version, status,
+  layout, dataset_sql, params_schema, formats, locales, retention_class, regulatory_adapter,
+  catalog_hash, snapshot_hash, published_at)
+VALUES ('9fe5b654-7151-5c8e-8c4d-50de420adadd', '4bc0ad37-87ce-5c8f-aeb1-4cb7cc5b3a04', NULL, 1, 'published',
+  $seed${#- Revenue by market segment and channel, day and month to date (USALI room statistics).
+    Context: property, run, template, generated_at, locale, rows (see dataset.sql).
+    Layout contract: A4 landscape, footer on every page, ONE main table (table.grid with a
+    repeated thead and the data rows in tbody); summaries above it. No font-family: the
+    renderer injects the fonts for the locale.
+    Segment subtotals are tr.subtotal rows; the total row is the last tbody row (tr.total).
+    Right to left: the columns are listed once, in reading order. <html dir="rtl"> makes
+    xhtml2pdf (>= 0.2.28, tables.py _mirror_columns) and browsers lay every table out right to
+    left, so the layout must NOT reverse them itself (that would put them back left to right);
+    text aligns to the reading side, numbers stay right-aligned so their units line up. -#}
+{% set rtl = dir == "rtl" %}
+{% set start = "right" if rtl else "left" %}
+{% set segment_labels = {"transient": _("Transient"), "corporate": _("Corporate"), "group": _("Group"), "government": _("Government"), "ota": _("Online travel agency")} %}
+{% set channel_labels = {"direct": _("Direct"), "ota": _("Online travel agency"), "walk_in": _("Walk-in"), "corporate": _("Corporate")} %}
+{% set columns = [
+  {"key": "segment", "label": _("Segment"), "fmt": "enum", "labels": segment_labels, "none": _("All segments"), "width": "11%"},
+  {"key": "channel", "label": _("Channel"), "fmt": "enum", "labels": channel_labels, "none": _("All channels"), "width": "11%"},
+  {"key": "rooms_sold", "label": _("Rooms sold"), "fmt": "int", "width": "6%"},
+  {"key": "rooms_revenue", "label": _("Rooms revenue"), "fmt": "amount", "width": "9%"},
+  {"key": "adr", "label": _("ADR"), "fmt": "amount", "width": "7%"},
+  {"key": "rooms_revenue_share", "label": _("Share"), "fmt": "percent", "width": "6%"},
+  {"key": "fnb_revenue", "label": _("F&B revenue"), "fmt": "amount", "width": "8%"},
+  {"key": "other_revenue", "label": _("Other revenue"), "fmt": "amount", "width": "8%"},
+  {"key": "total_revenue", "label": _("Total revenue"), "fmt": "amount", "width": "9%"},
+  {"key": "rooms_sold_mtd", "label": _("Rooms sold MTD"), "fmt": "int", "width": "7%"},
+  {"key": "rooms_revenue_mtd", "label": _("Rooms revenue MTD"), "fmt": "amount", "width": "9%"},
+  {"key": "total_revenue_mtd", "label": _("Total revenue MTD"), "fmt": "amount", "width": "9%"},
+] %}
+{% macro value(v, fmt, labels) -%}
+  {%- if fmt == "enum" -%}{{ labels[v] if v in labels else v }}
+  {%- elif fmt == "int" -%}{{ v | number }}
+  {%- elif fmt == "amount" -%}{{ v | number(2) }}
+  {%- elif fmt == "percent" -%}{{ v | percent }}
+  {%- elif fmt == "date" -%}{{ v.isoformat() }}
+  {%- elif fmt == "time" -%}{{ v.strftime("%H:%M") }}
+  {%- elif fmt == "datetime" -%}{{ v.strftime("%Y-%m-%d %H:%M") }}
+  {%- elif fmt == "bool" -%}{{ _("Yes") if v else _("No") }}
+  {%- else -%}{{ v }}
+  {%- endif -%}
+{%- endmacro %}
+{% macro cell(row, col) -%}
+  {%- if col.parts is defined -%}
+    {%- for part in col.parts if row[part.key] is not none -%}
+      {%- if not loop.first -%}{%- if part.br is defined -%}<br>{%- else -%}{{ col.sep }}{%- endif -%}{%- endif -%}
+      {%- if part.prefix is defined -%}<span class="prefix">{{ part.prefix }}</span> {% endif -%}
+      {{- value(row[part.key], part.fmt, part.labels if part.labels is defined else {}) -}}
+    {%- else -%}—
+    {%- endfor -%}
+  {%- elif row[col.key] is none -%}
+    {%- if col.none is defined -%}{{ col.none }}{%- elif not (row.is_total is defined and row.is_total) -%}—{%- endif -%}
+  {%- else -%}{{ value(row[col.key], col.fmt, col.labels if col.labels is defined else {}) }}
+  {%- endif -%}
+{%- endmacro %}
+<!DOCTYPE html>
+<html lang="{{ lang }}" dir="{{ dir }}">
+<head>
+<meta charset="utf-8">
+<title>{{ _("Revenue by segment and channel") }} · {{ property.name }} · {{ run.run_date.isoformat() }}</title>
+<style>
+  @page {
+    size: a4 landscape;
+    margin: 1.6cm 1.4cm 2cm 1.4cm;
+    @frame footer { -pdf-frame-content: page-footer; bottom: 0.8cm; margin-left: 1.4cm; margin-right: 1.4cm; height: 1cm; }
+  }
+  body { font-size: 8.5pt; color: #1d2733; }
+  h1 { font-size: 17pt; margin: 0 0 2pt 0; color: #0b3d5c; text-align: {{ start }}; }
+  .meta { font-size: 9pt; color: #4a5868; margin-bottom: 10pt; text-align: {{ start }}; }
+  .kpis td { padding: 6pt 8pt; border: 0.5pt solid #c7d2dc; background-color: #f2f6f9; text-align: {{ start }}; }
+  .kpi-label { font-size: 8pt; color: #4a5868; }
+  .kpi-value { font-size: 13pt; font-weight: bold; color: #0b3d5c; }
+  table.grid { width: 100%; border-collapse: collapse; margin-top: 12pt; -pdf-keep-with-next: false; }
+  table.grid th { background-color: #0b3d5c; color: #ffffff; padding: 4pt 3pt; font-weight: bold; text-align: {{ start }}; vertical-align: bottom; }
+  table.grid td { padding: 3pt 3pt; border-bottom: 0.5pt solid #d8e0e7; text-align: {{ start }}; vertical-align: top; }
+  table.grid th.n, table.grid td.n { text-align: right; }
+  table.grid tr.subtotal td { font-weight: bold; background-color: #f4f7fa; }
+  table.grid tr.total td { font-weight: bold; border-top: 1pt solid #0b3d5c; background-color: #eef3f7; }
+  table.grid tr.empty td { color: #6b7886; text-align: center; padding: 10pt; }
+  .prefix { color: #6b7886; }
+  table.grid td.small { font-size: 6.5pt; }
+  #page-footer { font-size: 7.5pt; color: #6b7886; }
+</style>
+</head>
+<body>
+<div id="page-footer">
+  {{ property.name }} · {{ _("Business date") }} {{ run.run_date | longdate }} ·
+  {{ _("Template") }} {{ template.key }} {{ _("version") }} {{ template.version }} ·
+  {{ _("Generated") }} {{ generated_at | datetime }} ({{ property.timezone }}) ·
+  {{ _("Page") }} <pdf:pagenumber> {{ _("of") }} <pdf:pagecount>
+</div>
+
+<h1>{{ property.name }} — {{ _("Revenue by segment and channel") }}</h1>
+<div class="meta">{{ _("Business date") }}: {{ run.run_date | longdate }} · {{ _("Currency") }}: {{ property.currency }}</div>
+
+{% set total = rows | selectattr("row_kind", "equalto", "total") | first | default({}) %}
+{% set kpis = [
+  {"label": _("Rooms sold"), "value": total.rooms_sold | default(0) | number},
+  {"label": _("Rooms revenue"), "value": total.rooms_revenue | default(0) | money(property.currency)},
+  {"label": _("ADR"), "value": total.adr | default(none) | money(property.currency)},
+  {"label": _("Total revenue"), "value": total.total_revenue | default(0) | money(property.currency)},
+  {"label": _("Total revenue month to date"), "value": total.total_revenue_mtd | default(0) | money(property.currency)},
+] %}
+<table class="kpis">
+  <tr>
+  {% for kpi in kpis %}
+    <td><div class="kpi-label">{{ kpi.label }}</div><div class="kpi-value">{{ kpi.value }}</div></td>
+  {% endfor %}
+  </tr>
+</table>
+
+{% set table_rows = rows if rows | selectattr("row_kind", "equalto", "detail") | list else [] %}
+<table class="grid" repeat="1">
+  <thead>
+    <tr>
+    {% for col in columns %}
+      <th{% if col.fmt in ("int", "amount", "percent") %} class="n"{% endif %} width="{{ col.width }}">{{ col.label }}</th>
+    {% endfor %}
+    </tr>
+  </thead>
+  <tbody>
+  {% for row in table_rows %}
+    <tr{% if row.row_kind != "detail" %} class="{{ row.row_kind }}"{% endif %}>
+    {% for col in columns %}
+      <td class="{{ "n" if col.fmt in ("int", "amount", "percent") else "t" }}{% if col.cls is defined %} {{ col.cls }}{% endif %}">{{ cell(row, col) }}</td>
+    {% endfor %}
+    </tr>
+  {% else %}
+    <tr class="empty"><td colspan="{{ columns | length }}">{{ _("No revenue this month.") }}</td></tr>
+  {% endfor %}
+  </tbody>
+</table>
+</body>
+</html>
+$seed$,
+  $seed$-- Revenue by market segment and channel for one property and one business date, with
+-- month to date (BigQuery dialect).
+--
+-- Parameters (always bound, never string-built):
+--   @tenant_id STRING, @property_id STRING, @run_date DATE (the business date).
+--
+-- Output: for each segment, one row per channel (row_kind 'detail', ordered by channel) then
+-- the segment's subtotal (row_kind 'subtotal', channel NULL); segments in name order; the
+-- grand total last (row_kind 'total', segment and channel NULL). A segment/channel appears
+-- when it has any activity in the month up to @run_date. The *_mtd columns cover the first
+-- of @run_date's month through @run_date; the others @run_date alone. With no activity at all
+-- the result is empty or (engines differ on ROLLUP over no rows) only a zero total row.
+--
+-- USALI rules applied (as in the daily occupancy report):
+--   rooms_sold     = room nights of paying guests; complimentary and house-use nights are not
+--                    rooms sold and their revenue is ignored. Only stays that happened
+--                    ('checked_out', 'in_house') count.
+--   rooms_revenue  = room revenue of rooms sold, net of taxes (dw.room_nights).
+--   adr            = rooms_revenue / rooms_sold (NULL when nothing was sold).
+--   fnb_revenue    = food and beverage charges, net of tax, by posting date (dw.folio_lines),
+--                    corrections included (negative lines reduce the day they are posted on).
+--   other_revenue  = other charges plus no-show and late-cancellation fees, net of tax.
+--   total_revenue  = rooms + F&B + other.
+--   rooms_revenue_share = this row's rooms revenue / the day's total rooms revenue.
+
+WITH
+booking AS (
+  SELECT r.reservation_id, r.segment, r.channel, r.status, r.is_complimentary, r.is_house_use
+  FROM dw.reservations AS r
+  WHERE r.tenant_id = @tenant_id
+    AND r.property_id = @property_id
+),
+
+rooms AS (
+  SELECT
+    b.segment,
+    b.channel,
+    n.stay_date AS business_date,
+    COUNTIF(NOT b.is_complimentary AND NOT b.is_house_use) AS rooms_sold,
+    SUM(IF(NOT b.is_complimentary AND NOT b.is_house_use, n.room_revenue, 0)) AS rooms_revenue
+  FROM dw.room_nights AS n
+  JOIN booking AS b
+    ON b.reservation_id = n.reservation_id
+  WHERE n.tenant_id = @tenant_id
+    AND n.property_id = @property_id
+    AND n.stay_date BETWEEN DATE_TRUNC(@run_date, MONTH) AND @run_date
+    AND b.status IN ('checked_out', 'in_house')
+  GROUP BY b.segment, b.channel, n.stay_date
+),
+
+incidentals AS (
+  SELECT
+    b.segment,
+    b.channel,
+    l.business_date,
+    SUM(IF(l.line_type = 'fnb', l.amount, 0)) AS fnb_revenue,
+    SUM(IF(l.line_type IN ('other', 'fee'), l.amount, 0)) AS other_revenue
+  FROM dw.folio_lines AS l
+  JOIN booking AS b
+    ON b.reservation_id = l.reservation_id
+  WHERE l.tenant_id = @tenant_id
+    AND l.property_id = @property_id
+    AND l.business_date BETWEEN DATE_TRUNC(@run_date, MONTH) AND @run_date
+    AND l.line_type IN ('fnb', 'other', 'fee')
+  GROUP BY b.segment, b.channel, l.business_date
+),
+
+facts AS (
+  SELECT
+    segment, channel, business_date, rooms_sold, CAST(rooms_revenue AS NUMERIC) AS rooms_revenue,
+    CAST(0 AS NUMERIC) AS fnb_revenue, CAST(0 AS NUMERIC) AS other_revenue
+  FROM rooms
+  UNION ALL
+  SELECT
+    segment, channel, business_date, 0 AS rooms_sold, CAST(0 AS NUMERIC) AS rooms_revenue,
+    CAST(fnb_revenue AS NUMERIC) AS fnb_revenue, CAST(other_revenue AS NUMERIC) AS other_revenue
+  FROM incidentals
+),
+
+rolled AS (
+  SELECT
+    f.segment,
+    f.channel,
+    GROUPING(f.segment) AS segment_grouped,
+    GROUPING(f.channel) AS channel_grouped,
+    SUM(IF(f.business_date = @run_date, f.rooms_sold, 0)) AS rooms_sold,
+    SUM(IF(f.business_date = @run_date, f.rooms_revenue, 0)) AS rooms_revenue,
+    SUM(IF(f.business_date = @run_date, f.fnb_revenue, 0)) AS fnb_revenue,
+    SUM(IF(f.business_date = @run_date, f.other_revenue, 0)) AS other_revenue,
+    SUM(f.rooms_sold) AS rooms_sold_mtd,
+    SUM(f.rooms_revenue) AS rooms_revenue_mtd,
+    SUM(f.rooms_revenue + f.fnb_revenue + f.other_revenue) AS total_revenue_mtd
+  FROM facts AS f
+  GROUP BY ROLLUP (f.segment, f.channel)
+),
+
+day_total AS (
+  SELECT r.rooms_revenue AS rooms_revenue
+  FROM rolled AS r
+  WHERE r.segment_grouped = 1
+)
+
+SELECT
+  CAST(@run_date AS DATE) AS business_date,
+  r.segment,
+  r.channel,
+  CASE
+    WHEN r.segment_grouped = 1 THEN 'total'
+    WHEN r.channel_grouped = 1 THEN 'subtotal'
+    ELSE 'detail'
+  END AS row_kind,
+  COALESCE(r.rooms_sold, 0) AS rooms_sold,
+  CAST(COALESCE(r.rooms_revenue, 0) AS NUMERIC) AS rooms_revenue,
+  CAST(SAFE_DIVIDE(r.rooms_revenue, r.rooms_sold) AS NUMERIC) AS adr,
+  CAST(COALESCE(r.fnb_revenue, 0) AS NUMERIC) AS fnb_revenue,
+  CAST(COALESCE(r.other_revenue, 0) AS NUMERIC) AS other_revenue,
+  CAST(COALESCE(r.rooms_revenue + r.fnb_revenue + r.other_revenue, 0) AS NUMERIC) AS total_revenue,
+  -- A FLOAT64 ratio of FLOAT64s: NUMERIC / NUMERIC would round to 9 decimals first on BigQuery only.
+  SAFE_DIVIDE(CAST(r.rooms_revenue AS FLOAT64), CAST(t.rooms_revenue AS FLOAT64)) AS rooms_revenue_share,
+  COALESCE(r.rooms_sold_mtd, 0) AS rooms_sold_mtd,
+  CAST(COALESCE(r.rooms_revenue_mtd, 0) AS NUMERIC) AS rooms_revenue_mtd,
+  CAST(COALESCE(r.total_revenue_mtd, 0) AS NUMERIC) AS total_revenue_mtd
+FROM rolled AS r
+CROSS JOIN day_total AS t
+ORDER BY r.segment_grouped, r.segment, r.channel_grouped, r.channel
+$seed$,
+  $seed${"$schema": "https://json-schema.org/draft/2020-12/schema", "additionalProperties": false, "properties": {}, "type": "object"}$seed$::jsonb,
+  ARRAY['pdf', 'csv', 'html']::text[], ARRAY['en', 'ps', 'fa-AF', 'ar', 'hi']::text[], 'operational', NULL,
+  'd3e9588228f388311513a7d9a981ba4d6065d3252daca8bb8b1405990cc11392', 'd92ec43de1b02636701f3c6b5873cb620ae60f56cbf0c4acc441413df733cee1', now())
+ON CONFLICT (template_version_id) DO NOTHING;
+
+DO $guard$ BEGIN
+  IF (SELECT snapshot_hash FROM reporting.template_versions WHERE template_version_id = '9fe5b654-7151-5c8e-8c4d-50de420adadd')
+     <> 'd92ec43de1b02636701f3c6b5873cb620ae60f56cbf0c4acc441413df733cee1' THEN
+    RAISE EXCEPTION 'platform template revenue_by_segment v1 changed after publication: bump its version';
   END IF;
 END $guard$;

@@ -1,5 +1,5 @@
-"""`reporting` command line: db migrate / lint, catalog seed, events check / record / wiring, pubsub provision,
-outbox sweep, demo."""
+"""`reporting` command line: db migrate / lint, catalog seed / extract, events check / record / wiring,
+pubsub provision, outbox sweep, demo."""
 from __future__ import annotations
 
 import argparse
@@ -52,6 +52,28 @@ def _catalog_seed(args: argparse.Namespace) -> int:
     target = Path(args.migrations) / SEED_FILE
     return _write_or_check(target, seed_sql(), check=args.check, remedy="run `make seed` (reporting catalog seed)",
                            current=f"{target} is up to date")
+
+
+def _catalog_extract(args: argparse.Namespace) -> int:
+    from reporting.catalog import i18n
+
+    root = Path(args.locales) if args.locales else None
+    found = i18n.extract_platform()
+    stale = i18n.update_catalogs(root or i18n.pot_path().parent, found, write=not args.check)
+    if not args.check:
+        for path in stale:
+            print(f"wrote {path}")
+        print(f"{len({(f.msgid, f.context) for f in found})} msgid(s) from the platform layouts")
+        return 0
+    missing = i18n.missing_translations(root)
+    for path in stale:
+        print(f"{path} is out of date: run `reporting catalog extract`", file=sys.stderr)
+    for line in missing:
+        print(f"missing translation: {line}", file=sys.stderr)
+    if stale or missing:
+        return 1
+    print("message catalogs are up to date and complete")
+    return 0
 
 
 def _events_check(args: argparse.Namespace) -> int:
@@ -234,6 +256,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--migrations", default="migrations")
     p.add_argument("--check", action="store_true", help="fail if the committed seed is out of date")
     p.set_defaults(func=_catalog_seed)
+    p = catalog.add_parser("extract", help="extract the platform layouts' msgids into messages.pot and each .po")
+    p.add_argument("--locales", help="the locales directory (default: the package's)")
+    p.add_argument("--check", action="store_true",
+                   help="fail if the catalogs are stale or a template's locale lacks a translation")
+    p.set_defaults(func=_catalog_extract)
 
     events = sub.add_parser("events", help="event catalog").add_subparsers(dest="events_command", required=True)
     p = events.add_parser("check", help="CI gate: refuse non-additive schema changes inside a version")

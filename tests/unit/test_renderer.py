@@ -241,9 +241,12 @@ def test_pdf_is_a_real_pdf_with_the_layout_text(renderer: DocumentRenderer) -> N
     assert "MARKER-7Q" in text and "Suite" in text and "Twin" in text
 
 
-def test_html_output_is_the_rendered_layout(renderer: DocumentRenderer) -> None:
+def test_html_output_is_the_rendered_layout_after_the_locale_font_style(renderer: DocumentRenderer) -> None:
     html = render(renderer, "<p>{{ rows | length }} {{ lang }} {{ dir }}</p>", rows=[{}, {}], locale="fa-AF")
-    assert html == "<p>2 fa-AF rtl</p>".encode()
+    style, _, body = html.decode().partition("</style>\n")
+    assert body == "<p>2 fa-AF rtl</p>"
+    assert "font-family: NotoNaskhArabic, NotoSans, NotoSansDevanagari;" in style
+    assert "@font-face" not in style  # the bundled files are for the PDF, not for a browser
 
 
 def _daily_occupancy_rows() -> list[dict[str, Any]]:

@@ -1,9 +1,11 @@
-"""`make demo`: three residencies (three local deployments), one hotel each, yesterday's daily occupancy end to end.
+"""`make demo`: three residencies (three local deployments), one hotel each, yesterday's reports end to end.
 
 Each residency gets its own database, warehouse and artifact folder, because a
-deployment refuses tenants of another residency (SPEC §4). Everything runs as
-reporting_app through the same use cases, the local bus and the render consumer
-the cloud's function calls. Safe to run twice: the request is idempotent.
+deployment refuses tenants of another residency (SPEC §4). Every operational platform
+template is rendered for each hotel in English and in the hotel's own languages
+(Kabul: Dari and Pashto; Jaipur: Hindi; Riyadh: Arabic), as PDF, CSV and HTML.
+Everything runs as reporting_app through the same use cases, the local bus and the
+render consumer the cloud's function calls. Safe to run twice: requests are idempotent.
 """
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from pathlib import Path
 from reporting.adapters.postgres.connection import ConnInfo, local_connection_factory
 from reporting.bootstrap import Services
 from reporting.config import Settings
+from reporting.catalog.platform import platform_templates
 from reporting.db.migrate import migrate
 from reporting.devenv import postgres as pg
 from reporting.devenv.synthetic_hotels import DEMO_HOTELS, HotelSpec, generate, load_into
@@ -24,11 +27,12 @@ from reporting.domain.tenant import Property, Residency, Tenant
 from reporting.domain.artifact import artifact_name
 from reporting.service_layer.commands import RequestReportRun, RerenderReportRun
 from reporting.service_layer.ports import business_yesterday
-from reporting.service_layer.report_runs import RequestOutcome, request_report_run, rerender_report_run
+from reporting.service_layer.report_runs import request_report_run, rerender_report_run
 from reporting.service_layer.tenants import sync_property, sync_tenant
 
 RESIDENCY_OF_COUNTRY = {"AF": Residency.AF, "IN": Residency.IN, "SA": Residency.KSA}
-LOCALE_OF_COUNTRY = {"AF": "en", "IN": "en", "SA": "en"}  # own-language PDFs land with the locales issue
+LOCALE_OF_COUNTRY = {"AF": "fa-AF", "IN": "hi", "SA": "ar"}  # the property's own locale
+OWN_LANGUAGES = {"AF": ("fa-AF", "ps"), "IN": ("hi",), "SA": ("ar",)}  # rendered beside English
 
 
 def _say(step: str, detail: str = "") -> None:
@@ -69,6 +73,23 @@ def _latest(services: Services, tenant_id: str, run_id: str):
     return run
 
 
+def _request(services: Services, spec: HotelSpec, template_key: str, locale: str, yesterday, out: Path) -> str:
+    """Request one report of yesterday (idempotent); re-render it if out/ was cleaned since the last demo."""
+    outcome = request_report_run(RequestReportRun(
+        tenant_id=spec.tenant_id, property_id=spec.property_id, requested_by="demo", origin=RunOrigin.USER,
+        template_key=template_key, run_date=yesterday, locale=locale, formats=("pdf", "csv", "html"),
+        idempotency_key=f"demo-{template_key}-{locale}-{yesterday.isoformat()}"), services.deps)
+    if outcome.created:
+        return outcome.run.run_id
+    run = _latest(services, spec.tenant_id, outcome.run.run_id)
+    if _artifacts_missing(services, spec.tenant_id, run.run_id):
+        # out/ was cleaned since the last demo: re-render (plan §5) rather than point at missing files.
+        run = rerender_report_run(RerenderReportRun(
+            tenant_id=spec.tenant_id, run_id=run.run_id, requested_by="demo",
+            idempotency_key=f"demo-rerender-{run.run_id}"), services.deps).run
+    return run.run_id
+
+
 def _artifacts_missing(services: Services, tenant_id: str, run_id: str) -> bool:
     with services.uow(tenant_id) as uow:
         run = uow.runs.get(run_id)
@@ -79,10 +100,9 @@ def _artifacts_missing(services: Services, tenant_id: str, run_id: str) -> bool:
     return not artifacts or any(store.stat(artifact_name(tenant_id, run_id, a.format)) is None for a in artifacts)
 
 
-def _one_residency(spec: HotelSpec, admin: ConnInfo, home: Path, out: Path, days: int) -> DemoRow:
+def _one_residency(spec: HotelSpec, admin: ConnInfo, home: Path, out: Path, days: int) -> list[DemoRow]:
     residency = RESIDENCY_OF_COUNTRY[spec.country]
     tag = f"[{residency.value}]"
-    t0 = time.perf_counter()
     owner, app = pg.create_database(admin, f"reporting_demo_{residency.value.lower()}", exist_ok=True)
     report = migrate(local_connection_factory(owner), log=lambda event: None)
     _say(f"{tag} database migrated as reporting_owner",
@@ -105,35 +125,30 @@ def _one_residency(spec: HotelSpec, admin: ConnInfo, home: Path, out: Path, days
                                settings={"deduct_out_of_order": spec.deduct_out_of_order}), services.deps)
 
         started = time.perf_counter()
-        outcome = request_report_run(RequestReportRun(
-            tenant_id=spec.tenant_id, property_id=spec.property_id, requested_by="demo",
-            origin=RunOrigin.USER, template_key="daily_occupancy", run_date=yesterday,
-            idempotency_key=f"demo-daily-occupancy-{yesterday.isoformat()}", formats=("pdf", "csv", "html"),
-        ), services.deps)
-        _say(f"{tag} run requested" + ("" if outcome.created else " (already there: idempotent)"),
-             outcome.run.run_id)
-
-        if not outcome.created:
-            outcome = RequestOutcome(_latest(services, spec.tenant_id, outcome.run.run_id), created=False)
-            if _artifacts_missing(services, spec.tenant_id, outcome.run.run_id):
-                # out/ was cleaned since the last demo: re-render (plan §5) rather than point at missing files.
-                outcome = rerender_report_run(RerenderReportRun(
-                    tenant_id=spec.tenant_id, run_id=outcome.run.run_id, requested_by="demo",
-                    idempotency_key=f"demo-rerender-{outcome.run.run_id}"), services.deps)
-                _say(f"{tag} artifacts missing under {out}: re-rendered", outcome.run.run_id)
-
+        requested = []
+        templates = [t for t in platform_templates() if t.category == "operational"]
+        for template in templates:
+            for locale in ("en", *OWN_LANGUAGES[spec.country]):
+                if locale in template.locales:
+                    requested.append((template.key, locale, _request(services, spec, template.key, locale,
+                                                                     yesterday, out)))
+        _say(f"{tag} runs requested", f"{len(requested)}: {len(templates)} templates x en + "
+                                      f"{', '.join(OWN_LANGUAGES[spec.country])}")
         drained = services.relay.sweep()
         _say(f"{tag} bus drained", f"{drained.published} delivered, {drained.retried} retried, {drained.dead} dead")
 
-        with services.uow(spec.tenant_id) as uow:
-            run = uow.runs.get(outcome.run.run_id)
-            artifacts = uow.artifacts.for_run(outcome.run.run_id)
-        assert run is not None
-        pdf = next((a for a in artifacts if a.format == "pdf"), None)
-        path = Path(pdf.object_uri.removeprefix("file://")) if pdf else None
-        shown = str(path.relative_to(Path.cwd())) if path and path.is_relative_to(Path.cwd()) else str(path or "-")
-        elapsed = int((time.perf_counter() - (started if outcome.created else t0)) * 1000)
-        return DemoRow(spec.name, residency.value, "daily_occupancy", str(run.state), shown, elapsed)
+        rows = []
+        for key, locale, run_id in requested:
+            with services.uow(spec.tenant_id) as uow:
+                run = uow.runs.get(run_id)
+                artifacts = uow.artifacts.for_run(run_id)
+            assert run is not None
+            pdf = next((a for a in artifacts if a.format == "pdf"), None)
+            path = Path(pdf.object_uri.removeprefix("file://")) if pdf else None
+            shown = str(path.relative_to(Path.cwd())) if path and path.is_relative_to(Path.cwd()) else str(path or "-")
+            rows.append(DemoRow(spec.name, residency.value, f"{key} [{locale}]", str(run.state), shown,
+                                int((time.perf_counter() - started) * 1000)))
+        return rows
     finally:
         services.close()
 
@@ -161,7 +176,7 @@ def run_demo(home: Path, out: Path, days: int = 90) -> int:
     rows: list[DemoRow] = []
     try:
         for spec in DEMO_HOTELS:
-            rows.append(_one_residency(spec, server.admin, home, out, days))
+            rows.extend(_one_residency(spec, server.admin, home, out, days))
     finally:
         server.stop()
     print(_table(rows))

@@ -3,18 +3,19 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import logging
+import re
 from datetime import date, datetime
 from decimal import Decimal
 from functools import lru_cache
-from importlib.resources import files
 from typing import Any
 
 from jinja2 import StrictUndefined, TemplateError
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 
-from reporting.catalog.i18n import BABEL_LOCALE, direction
+from reporting.adapters.renderers.formatting import filters
+from reporting.adapters.renderers.pdf_fonts import bundled_font, font_css, font_family, pdf_environment
+from reporting.catalog.i18n import direction, translations
 from reporting.domain.errors import RenderFailed
 from reporting.logs import get_logger
 from reporting.service_layer.ports import RenderRequest, Renderer
@@ -24,35 +25,19 @@ log = get_logger(__name__)
 logging.getLogger("xhtml2pdf").setLevel(logging.ERROR)
 
 _FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
-
-
-@lru_cache(maxsize=8)
-def _messages(locale: str) -> dict[str, str]:
-    entry = files("reporting.catalog").joinpath("locales", f"{locale}.json")
-    return json.loads(entry.read_text(encoding="utf-8")) if entry.is_file() else {}
-
-
-def _babel(locale: str) -> str:
-    return BABEL_LOCALE.get(locale, "en")
+_HEAD = re.compile(r"<head(\s[^>]*)?>", re.IGNORECASE)
 
 
 def _environment(locale: str) -> ImmutableSandboxedEnvironment:
-    from babel.dates import format_date, format_datetime
-    from babel.numbers import format_currency, format_decimal, format_percent
-
     env = ImmutableSandboxedEnvironment(autoescape=True, undefined=StrictUndefined, trim_blocks=True,
-                                        lstrip_blocks=True)
-    loc = _babel(locale)
-    messages = _messages(locale)
-    env.globals["_"] = lambda text: messages.get(text, text)
+                                        lstrip_blocks=True, extensions=["jinja2.ext.i18n"])
+    # Old-style gettext: `_()` returns the plain translation (autoescape still escapes it), so a
+    # msgid with a literal % cannot break a render; {% trans %} and ngettext use the CLDR plural rules.
+    env.install_gettext_translations(translations(locale), newstyle=False)  # type: ignore[attr-defined]
     env.globals["dir"] = direction(locale)
     env.globals["lang"] = locale
-    env.filters["number"] = lambda v, digits=0: "—" if v is None else format_decimal(
-        v, format="#,##0" + ("." + "0" * digits if digits else ""), locale=loc)
-    env.filters["percent"] = lambda v: "—" if v is None else format_percent(v, format="#,##0.0%", locale=loc)
-    env.filters["money"] = lambda v, currency: "—" if v is None else format_currency(v, currency, locale=loc)
-    env.filters["longdate"] = lambda v: format_date(v, format="long", locale=loc)
-    env.filters["datetime"] = lambda v: format_datetime(v, format="medium", locale=loc)
+    env.globals["font_family"] = font_family(locale)
+    env.filters.update(filters(locale))
     return env
 
 
@@ -61,8 +46,20 @@ def _env_for(locale: str) -> ImmutableSandboxedEnvironment:
     return _environment(locale)
 
 
+def _with_fonts(html: str, locale: str, *, embed: bool) -> str:
+    """`html` with the locale's font style first in its head, so a layout needs no font-family of its own."""
+    style = f'<style type="text/css">\n{font_css(locale, embed=embed)}\n</style>\n'
+    head = _HEAD.search(html)
+    if head is None:
+        return style + html
+    return html[:head.end()] + "\n" + style + html[head.end():]
+
+
 def _safe_link(uri: str, rel: str) -> str:
-    """Fetch nothing: no network, no file system (PDF renderers are a classic SSRF path)."""
+    """Fetch nothing but our own bundled fonts: no network, no other file (PDF renderers are a classic SSRF path)."""
+    path = bundled_font(uri)
+    if path is not None:
+        return path
     log.warning("renderer refused an external resource", extra={"scheme": uri.split(":", 1)[0][:10]})
     return ""
 
@@ -101,6 +98,10 @@ class DocumentRenderer(Renderer):
             raise RenderFailed("template does not compile", reason=type(exc).__name__, line=getattr(exc, "lineno", None))
 
     def html(self, request: RenderRequest) -> str:
+        return _with_fonts(self._layout(request), request.locale, embed=False)
+
+    @staticmethod
+    def _layout(request: RenderRequest) -> str:
         env = _env_for(request.locale)
         try:
             template = env.from_string(request.layout)
@@ -114,11 +115,12 @@ class DocumentRenderer(Renderer):
     def render(self, request: RenderRequest) -> bytes:
         if request.fmt == "csv":
             return self._csv(request.rows)
-        html = self.html(request)
         if request.fmt == "html":
-            return html.encode("utf-8")
+            return self.html(request).encode("utf-8")
         if request.fmt == "pdf":
-            return self._pdf(html)
+            html = _with_fonts(self._layout(request), request.locale, embed=True)
+            with pdf_environment():
+                return self._pdf(html)
         raise RenderFailed("unknown format", fmt=request.fmt)
 
     @staticmethod
