@@ -338,6 +338,12 @@ def main(argv: list[str] | None = None) -> int:
     backfill_job.add_arguments(p)
     p.set_defaults(func=backfill_job.run)
 
+    p = sub.add_parser("schema-backfill", help="run the numbered data-backfill scripts, per tenant, checkpointed")
+    from reporting.db.data_backfills import job as schema_backfill_job
+
+    schema_backfill_job.add_arguments(p)
+    p.set_defaults(func=schema_backfill_job.run)
+
     p = sub.add_parser("bundle", help="build each function's and the jobs' deployable zip (reproducible)")
     p.add_argument("--out", default="build/bundles", help="where the archives land")
     p.add_argument("--only", metavar="NAME", help="one bundle: a function's name, or jobs")

@@ -57,6 +57,11 @@ def populate(services, make_hotel, bus_for):
     with services.deps.uow(hotel.tenant_id) as uow:  # a residency move's record (an aborted one: still active)
         uow.moves.start(str(uuid.uuid4()), hotel.tenant_id, "source", Residency.AF, Residency.IN, "aborted")
         uow.commit()
+    from reporting.db.data_backfills import store as data_backfills  # a schema-backfill checkpoint row
+
+    with services.deps.uow(hotel.tenant_id) as uow:
+        data_backfills.claim(uow.connection, "d0001_deduct_out_of_order", hotel.tenant_id)
+        uow.commit()
     bus_for(services).sweep()
     return hotel
 

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from datetime import date
 from typing import Any
@@ -26,15 +25,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dry-run", action="store_true", help="print the plan and the warehouse estimate; write nothing")
 
 
-def _shard(args: argparse.Namespace) -> Any:
-    from reporting.service_layer.backfill import Shard
-
-    if args.shard:
-        index, _, count = args.shard.partition("/")
-        return Shard(int(index), int(count))
-    return Shard(int(os.environ.get("CLOUD_RUN_TASK_INDEX", "0")), int(os.environ.get("CLOUD_RUN_TASK_COUNT", "1")))
-
-
 def run(args: argparse.Namespace) -> int:
     from reporting.bootstrap import Services
     from reporting.config import Settings
@@ -47,10 +37,17 @@ def run(args: argparse.Namespace) -> int:
     if args.end and not args.start:
         print("reporting backfill: --to needs --from", file=sys.stderr)
         return 2
+    from reporting.domain.shard import Shard
+
+    try:
+        shard = Shard.parse(args.shard) if args.shard else Shard.from_env()
+    except ValueError as refused:
+        print(f"reporting backfill: {refused}", file=sys.stderr)
+        return 2
     services = Services(Settings.from_env())
     try:
         request = BackfillRequest(tenant_ids=tuple(args.tenant), template_keys=tuple(args.template),
-                                  start=args.start, end=args.end, days=args.days, shard=_shard(args))
+                                  start=args.start, end=args.end, days=args.days, shard=shard)
         try:
             plan = plan_backfill(request, services.deps)
         except DomainError as refused:

@@ -29,7 +29,6 @@ Decisions:
 from __future__ import annotations
 
 import uuid
-import zlib
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, Callable
@@ -38,6 +37,7 @@ from zoneinfo import ZoneInfo
 from jsonschema import Draft202012Validator
 
 from reporting.domain.errors import AuthzDenied, BackfillTooOld, ResidencyMismatch, TenantLocked, ValidationFailed
+from reporting.domain.shard import Shard
 from reporting.domain.report_run import ReportRun, RunOrigin, idempotency_key, request_fingerprint
 from reporting.domain.template import TemplateVersion
 from reporting.events.envelope import Envelope
@@ -84,19 +84,6 @@ class BatchItem:
 class BatchOutcome:
     candidates: int  # dates without a run in flight or succeeded
     requested: int  # runs inserted (and their events written)
-
-
-@dataclass(frozen=True)
-class Shard:
-    index: int = 0
-    count: int = 1
-
-    def __post_init__(self) -> None:
-        if not (self.count >= 1 and 0 <= self.index < self.count):
-            raise ValidationFailed("a shard is an index in 0..count-1", index=self.index, count=self.count)
-
-    def owns(self, tenant_id: str, property_id: str, template_key: str) -> bool:
-        return zlib.crc32(f"{tenant_id}:{property_id}:{template_key}".encode()) % self.count == self.index
 
 
 @dataclass(frozen=True)

@@ -82,28 +82,38 @@ class PropertyRepository(_Repo):
     def _property(row: dict[str, Any] | None) -> Property | None:
         if row is None:
             return None
+        # Reads switched to the typed column (0018 → 0019, docs/schema-backfills.md); the domain still carries
+        # the setting in `settings`. NULL only if this release ran before the backfill: refuse, never guess.
+        deduct = row["deduct_out_of_order"]
+        if deduct is None:
+            raise RuntimeError(f"property {row['property_id']}: deduct_out_of_order is not backfilled; run "
+                               "`reporting schema-backfill --script d0001` before this release")
         return Property(
             property_id=str(row["property_id"]), tenant_id=str(row["tenant_id"]), name=row["name"],
             timezone=row["timezone"], currency=row["currency"], country=row["country"], locale=row["locale"],
-            room_count=row["room_count"], settings=row["settings"], regulatory_ids=row["regulatory_ids"],
-            adapters=list(row["adapters"] or []),
+            room_count=row["room_count"], settings={**row["settings"], "deduct_out_of_order": deduct},
+            regulatory_ids=row["regulatory_ids"], adapters=list(row["adapters"] or []),
         )
 
     def upsert(self, prop: Property) -> None:
+        # Dual-write (0018 → 0019, docs/schema-backfills.md): the typed column, and the settings key the release
+        # before still reads, both from the domain's one reading of the setting, so they never disagree.
+        deduct = prop.deduct_out_of_order
         execute(self._conn, """
             INSERT INTO reporting.properties (property_id, tenant_id, name, timezone, currency, country, locale,
-                                              room_count, settings, regulatory_ids, adapters)
+                                              room_count, settings, deduct_out_of_order, regulatory_ids, adapters)
             VALUES (:property_id::uuid, :tenant_id::uuid, :name, :timezone, :currency, :country, :locale,
-                    :room_count, :settings::jsonb, :regulatory_ids::jsonb, :adapters)
+                    :room_count, :settings::jsonb, :deduct_out_of_order, :regulatory_ids::jsonb, :adapters)
             ON CONFLICT (property_id) DO UPDATE SET
               name = EXCLUDED.name, timezone = EXCLUDED.timezone, currency = EXCLUDED.currency,
               country = EXCLUDED.country, locale = EXCLUDED.locale, room_count = EXCLUDED.room_count,
-              settings = EXCLUDED.settings, regulatory_ids = EXCLUDED.regulatory_ids, adapters = EXCLUDED.adapters,
-              updated_at = now()""",
+              settings = EXCLUDED.settings, deduct_out_of_order = EXCLUDED.deduct_out_of_order,
+              regulatory_ids = EXCLUDED.regulatory_ids, adapters = EXCLUDED.adapters, updated_at = now()""",
             {"property_id": prop.property_id, "tenant_id": prop.tenant_id, "name": prop.name,
              "timezone": prop.timezone, "currency": prop.currency, "country": prop.country, "locale": prop.locale,
-             "room_count": prop.room_count, "settings": json.dumps(prop.settings),
-             "regulatory_ids": json.dumps(prop.regulatory_ids), "adapters": list(prop.adapters)})
+             "room_count": prop.room_count, "settings": json.dumps({**prop.settings, "deduct_out_of_order": deduct}),
+             "deduct_out_of_order": deduct, "regulatory_ids": json.dumps(prop.regulatory_ids),
+             "adapters": list(prop.adapters)})
 
 
 _VERSION_SELECT = """
