@@ -225,6 +225,19 @@ class Services:
         self._owned_warehouse = DuckDBWarehouse(s.warehouse_path)
         return self._owned_warehouse
 
+    def warehouse_loader(self) -> Any:
+        """The historical import's writer into the same warehouse the datasets read (jobs only: not cached)."""
+        s = self.settings
+        if s.warehouse == "bigquery":
+            from reporting.adapters.warehouse.bigquery_loader import BigQueryWarehouseLoader
+
+            return BigQueryWarehouseLoader(s.bigquery_project, location=s.bigquery_location,
+                                           dataset=s.bigquery_dataset,
+                                           labels={"residency": str(s.residency).lower()})
+        from reporting.adapters.warehouse.duckdb_loader import DuckDBWarehouseLoader
+
+        return DuckDBWarehouseLoader(self.deps.warehouse())
+
     @staticmethod
     def _build_renderer() -> Renderer:
         from reporting.adapters.renderers.document import DocumentRenderer

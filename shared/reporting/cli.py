@@ -220,6 +220,36 @@ def _watchdog_runs(args: argparse.Namespace) -> int:
     return 1 if report.errors else 0
 
 
+def _import_history(args: argparse.Namespace) -> int:
+    """The history import job: validate a pilot's CSV files; if all is well, replace their range in the warehouse."""
+    import json
+
+    from reporting.bootstrap import Services
+    from reporting.config import Settings
+    from reporting.domain.errors import DomainError
+    from reporting.entrypoints.progress import ProgressReporter
+    from reporting.logs import configure
+    from reporting.service_layer.history_import import ImportHistory, import_history, read_history_files
+
+    configure()
+    try:
+        files = read_history_files(args.dir)
+    except (OSError, ValueError) as exc:
+        print(f"reporting import-history: {exc}", file=sys.stderr)
+        return 2
+    services = Services(Settings.from_env())
+    try:
+        outcome = import_history(ImportHistory(args.tenant, args.property, dry_run=args.dry_run), files,
+                                 services.deps, services.warehouse_loader(), ProgressReporter("history import"))
+    except DomainError as refused:
+        print(f"reporting import-history: {refused.message}", file=sys.stderr)
+        return 2 if refused.permanent else 1  # 1: the warehouse failed; Cloud Run retries the task
+    finally:
+        services.close()
+    print(json.dumps(outcome.as_dict(), indent=2))
+    return 1 if outcome.errors else 0
+
+
 def _watchdog_submissions(args: argparse.Namespace) -> int:
     """The submissions watchdog job: one pass over what is due, at risk or past its cutoff."""
     from reporting.bootstrap import Services
@@ -348,6 +378,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", default="build/bundles", help="where the archives land")
     p.add_argument("--only", metavar="NAME", help="one bundle: a function's name, or jobs")
     p.set_defaults(func=_bundle)
+
+    p = sub.add_parser("import-history", help="load a pilot property's history from CSV files into the warehouse")
+    p.add_argument("--tenant", required=True, metavar="TENANT_ID")
+    p.add_argument("--property", required=True, metavar="PROPERTY_ID")
+    p.add_argument("--dir", required=True, help="a local directory or gs://BUCKET/history/<tenant>/<property>/")
+    p.add_argument("--dry-run", action="store_true", help="validate and summarise; load nothing")
+    p.set_defaults(func=_import_history)
 
     args = parser.parse_args(argv)
     return int(args.func(args) or 0)

@@ -38,6 +38,21 @@ resource "google_project_iam_member" "warehouse_job_user" {
   member   = "serviceAccount:${google_service_account.sa[each.key].email}"
 }
 
+# The historical import loads a pilot's history: load jobs into staging tables and one transaction
+# replacing the property's range in the warehouse dataset.
+resource "google_project_iam_member" "import_history_jobs" {
+  project = var.project_id
+  role    = "roles/bigquery.jobUser"
+  member  = "serviceAccount:${google_service_account.sa["import_history"].email}"
+}
+
+resource "google_bigquery_dataset_iam_member" "import_history_writer" {
+  project    = var.warehouse_project_id
+  dataset_id = var.warehouse_dataset_id
+  role       = "roles/bigquery.dataEditor"
+  member     = "serviceAccount:${google_service_account.sa["import_history"].email}"
+}
+
 resource "google_bigquery_dataset_iam_member" "warehouse_reader" {
   for_each   = toset(local.warehouse_readers)
   project    = var.warehouse_project_id
