@@ -174,6 +174,8 @@ class Services:
             return FormCAdapter(self.artifact_store)
         if adapter == "af_police" and self.settings.af_police_endpoint and self.settings.af_police_token:
             return self._af_police
+        if adapter == "ksa_zatca" and self.settings.zatca_endpoint:
+            return self._zatca
         from reporting.adapters.regulatory.unconfigured import UnconfiguredLiveAdapter
 
         return UnconfiguredLiveAdapter(adapter)
@@ -186,6 +188,31 @@ class Services:
         token = self.settings.af_police_token or ""
         secret = Secret(secret_version=token) if token.startswith("projects/") else Secret(value=token)
         return AfPoliceAdapter(self.settings.af_police_endpoint or "", secret)
+
+    @cached_property
+    def zatca_store(self) -> Any:
+        """The e-invoicing units' chains (migration 0017), one tenant-scoped unit of work per call."""
+        from reporting.adapters.postgres.zatca_store import PostgresZatcaStore
+
+        return PostgresZatcaStore(self.uow)
+
+    @cached_property
+    def _zatca(self) -> Any:
+        """The live KSA VAT adapter: each property is its own e-invoicing unit, reporting to REPORTING_ZATCA_ENDPOINT
+        with the key and CSID its settings (or REPORTING_ZATCA_SECRETS) name (docs/regulatory/zatca.md)."""
+        from reporting.adapters.regulatory.zatca.adapter import ZatcaReportingAdapter
+        from reporting.adapters.regulatory.zatca.credentials import PropertyCredentials
+
+        def settings_of(tenant_id: str, property_id: str) -> dict[str, Any]:
+            with self.uow(tenant_id) as uow:
+                prop = uow.properties.get(property_id)
+            return dict(prop.settings) if prop else {}
+
+        assert self.settings.zatca_endpoint
+        credentials = PropertyCredentials(settings_of, base_url=self.settings.zatca_endpoint,
+                                          template=self.settings.zatca_secrets,
+                                          timeout_seconds=self.settings.zatca_timeout_seconds)
+        return ZatcaReportingAdapter(self.zatca_store, credentials, now=self.clock.now)
 
     @cached_property
     def fake_regulatory(self) -> Any:

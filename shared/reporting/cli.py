@@ -374,6 +374,11 @@ def main(argv: list[str] | None = None) -> int:
     schema_backfill_job.add_arguments(p)
     p.set_defaults(func=schema_backfill_job.run)
 
+    p = sub.add_parser("zatca", help="what a KSA property's e-invoicing unit filed: chain, QR, export")
+    from reporting.entrypoints import zatca_cli
+
+    zatca_cli.add_arguments(p)
+
     p = sub.add_parser("bundle", help="build each function's and the jobs' deployable zip (reproducible)")
     p.add_argument("--out", default="build/bundles", help="where the archives land")
     p.add_argument("--only", metavar="NAME", help="one bundle: a function's name, or jobs")

@@ -77,6 +77,12 @@ class Settings:
     bigquery_project: str | None = None
     bigquery_dataset: str = "dw"
     bigquery_location: str | None = None
+    # The live KSA VAT adapter (ZATCA reporting; adapters/regulatory/zatca, docs/regulatory/zatca.md): ZATCA's base
+    # URL for this deployment (no default: sandbox, simulation or production is a decision), the template of each
+    # property's three secret names (a property's settings.zatca may name its own) and the reporting call's timeout
+    zatca_endpoint: str | None = None
+    zatca_secrets: str | None = None
+    zatca_timeout_seconds: int = 15
 
     @property
     def uses_cloud_sql(self) -> bool:
@@ -183,6 +189,21 @@ class Settings:
             fake_script = "{}"
         tenant_ttl = _bounded_int(env, "REPORTING_TENANT_TTL_SECONDS", 60, 1, 3600,
             "REPORTING_TENANT_TTL_SECONDS must be 1..3600", problems)
+        zatca_endpoint = env.get("REPORTING_ZATCA_ENDPOINT") or None
+        if zatca_endpoint and not zatca_endpoint.startswith(("https://", "http://127.0.0.1", "http://localhost")):
+            problems.append("REPORTING_ZATCA_ENDPOINT must be https (plain http only for a local simulator)")
+        zatca_secrets = env.get("REPORTING_ZATCA_SECRETS") or None
+        if zatca_secrets:
+            from reporting.adapters.regulatory.zatca.credentials import check_secret_name
+
+            try:
+                check_secret_name(zatca_secrets.format(property_id="p", secret="csid"))
+                if "{property_id}" not in zatca_secrets or "{secret}" not in zatca_secrets:
+                    raise ValueError("it names {property_id} and {secret}")
+            except (ValueError, KeyError, IndexError) as exc:
+                problems.append(f"REPORTING_ZATCA_SECRETS: {exc}")
+        zatca_timeout = _bounded_int(env, "REPORTING_ZATCA_TIMEOUT_SECONDS", 15, 1, 120,
+            "REPORTING_ZATCA_TIMEOUT_SECONDS must be 1..120", problems)
         oidc_issuers: tuple = ()
         if env.get("REPORTING_OIDC_ISSUERS"):
             from reporting.adapters.auth.oidc import issuers_from_json
@@ -225,4 +246,7 @@ class Settings:
             bigquery_location=bigquery[2],
             tenant_service_url=tenant_service_url,
             tenant_ttl_seconds=tenant_ttl,
+            zatca_endpoint=zatca_endpoint,
+            zatca_secrets=zatca_secrets,
+            zatca_timeout_seconds=zatca_timeout,
         )

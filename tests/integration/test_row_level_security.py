@@ -62,6 +62,14 @@ def populate(services, make_hotel, bus_for):
     with services.deps.uow(hotel.tenant_id) as uow:
         data_backfills.claim(uow.connection, "d0001_deduct_out_of_order", hotel.tenant_id)
         uow.commit()
+    from reporting.adapters.postgres.zatca_store import PostgresZatcaStore  # a ZATCA chain head and document
+    from tests.zatca_store_contract import NOW, Unit, draft, signer
+
+    with services.deps.uow(hotel.tenant_id) as uow:
+        row = fetch_one(uow.connection, "SELECT submission_id FROM reporting.submissions")
+    submission_id = str(row["submission_id"])
+    PostgresZatcaStore(services.uow).append(draft(Unit(hotel.tenant_id, hotel.property_id, str), submission_id),
+                                            signer(), now=NOW)
     bus_for(services).sweep()
     return hotel
 
@@ -219,3 +227,17 @@ def test_bus_and_demo_connect_as_reporting_app_without_bypassrls(migrated, servi
         demo_services.close()
     # create_database hands the demo exactly that role for its app connections:
     assert migrated.app.user == "reporting_app"
+
+
+def test_the_zatca_chain_tables_are_tenant_tables_with_rls_enabled_and_forced(migrated):
+    """Migration 0017's tables are in the set every test above walks (populate gives each tenant rows in them)."""
+    conn = connect(migrated.app)
+    try:
+        tables = set(tenant_tables(conn))
+        flags = fetch_all(conn, """
+            SELECT relname, relrowsecurity, relforcerowsecurity FROM pg_class
+             WHERE relnamespace = 'reporting'::regnamespace AND relname IN ('zatca_chain_heads', 'zatca_invoices')""")
+    finally:
+        conn.close()
+    assert {"zatca_chain_heads", "zatca_invoices"} <= tables
+    assert len(flags) == 2 and all(f["relrowsecurity"] and f["relforcerowsecurity"] for f in flags)

@@ -417,6 +417,13 @@ def _unquote(index: str) -> str:
 def _scope(rtype: str, body: dict, key: str | None) -> str:
     attribute = _TARGET[rtype]
     if attribute is None:
+        condition = body.get("condition")
+        if condition:  # a project-level grant narrowed by an IAM condition: say which
+            expression = str((condition[0] if isinstance(condition, list) else condition)["expression"])
+            m = re.fullmatch(r'resource\.name\.startsWith\(\\?"projects/\$\{data\.google_project\.this\.number\}'
+                             r'/secrets/\$\{each\.value\}\\?"\)', expression)
+            assert m, f"{rtype}: unexpected condition {expression!r}"
+            return f"project:secrets named var.{_for_each_var(body)}*"
         return "project"
     expression = str(body[attribute])
     if m := re.search(r"\bvar\.(\w+)", expression):
@@ -431,6 +438,12 @@ def _scope(rtype: str, body: dict, key: str | None) -> str:
     if index is None:
         return f"{kind}:{name}"
     return f"{kind}:{name}[{key if 'each.' in index else _unquote(index)}]"
+
+
+def _for_each_var(body: dict) -> str:
+    m = re.search(r"\bvar\.(\w+)", str(body.get("for_each", "")))
+    assert m, "a conditional grant iterates over a variable"
+    return m.group(1)
 
 
 def _principals(member: str, key: str | None, local_values: dict[str, Any]) -> list[str]:
@@ -522,7 +535,8 @@ def expected_roles(document: dict) -> dict[str, set[str]]:
             "roles/cloudkms.cryptoKeyEncrypter @ key:artifact_kek"},
         "submit": sql | publish | warehouse | dead_letter("submit") | {
             "roles/storage.objectViewer @ bucket:regulatory",
-            "roles/secretmanager.secretAccessor @ secret:adapter[var.adapter_secrets]"},
+            "roles/secretmanager.secretAccessor @ secret:adapter[var.adapter_secrets]",
+            "roles/secretmanager.secretAccessor @ project:secrets named var.per_property_secret_prefixes*"},
         "region_changed": sql | dead_letter("region_changed"),
         "outbox_sweeper": sql | publish,
         "migrate": sql,

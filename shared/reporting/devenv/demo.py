@@ -148,6 +148,11 @@ def _one_residency(spec: HotelSpec, admin: ConnInfo, home: Path, out: Path, days
             shown = str(path.relative_to(Path.cwd())) if path and path.is_relative_to(Path.cwd()) else str(path or "-")
             rows.append(DemoRow(spec.name, residency.value, f"{key} [{locale}]", str(run.state), shown,
                                 int((time.perf_counter() - started) * 1000)))
+        if spec.country == "SA":  # the hotel is its own ZATCA e-invoicing unit: file yesterday's invoices
+            from reporting.devenv.zatca_demo import file_day
+
+            _say(f"{tag} ZATCA (local simulator)",
+                 str(file_day(services, spec.tenant_id, spec.property_id, yesterday, out / "ksa" / "zatca")))
         return rows
     finally:
         services.close()

@@ -61,6 +61,8 @@ MOVED_TABLES: tuple[MovedTable, ...] = (
     MovedTable("reporting.report_runs", "run_id", deferred=("supersedes", "superseded_by")),
     MovedTable("reporting.artifacts", "artifact_id"),
     MovedTable("reporting.submissions", "submission_id", deferred=("corrects",)),
+    MovedTable("reporting.zatca_chain_heads", "property_id"),
+    MovedTable("reporting.zatca_invoices", "document_id"),
     MovedTable("reporting.audit_log", "audit_id"),
 )
 NOT_MOVED: dict[str, str] = {

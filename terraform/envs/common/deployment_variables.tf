@@ -67,6 +67,18 @@ variable "adapter_secrets" {
   description = "Secret containers of the regulatory adapters switched on in this residency."
 }
 
+variable "per_property_secret_prefixes" {
+  type        = list(string)
+  description = "Prefixes of the per-property secrets the submit function may read (KSA: zatca-)."
+  default     = []
+}
+
+variable "zatca_endpoint" {
+  type        = string
+  description = "ZATCA's e-invoicing API base (KSA only)."
+  default     = null
+}
+
 variable "inbound_transfer_writers" {
   type        = list(string)
   description = "Residency-export service accounts of the other residencies allowed to write into this transfer bucket."

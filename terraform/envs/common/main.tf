@@ -51,6 +51,8 @@ module "reporting" {
   regulatory_retention_days   = var.regulatory_retention_days
   regulatory_retention_locked = var.regulatory_retention_locked
   adapter_secrets             = var.adapter_secrets
+  per_property_secret_prefixes = var.per_property_secret_prefixes
+  zatca_endpoint              = var.zatca_endpoint
   inbound_transfer_writers    = var.inbound_transfer_writers
 
   notification_channels = var.notification_channels

@@ -185,6 +185,20 @@ resource "google_secret_manager_secret_iam_member" "adapter_submit" {
   member    = "serviceAccount:${google_service_account.sa["submit"].email}"
 }
 
+# Per-property credentials (a ZATCA key, CSID and API secret per hotel) are created when a hotel
+# is onboarded, without a Terraform change; the grant covers exactly the names under each prefix.
+resource "google_project_iam_member" "per_property_secrets_submit" {
+  for_each = toset(var.per_property_secret_prefixes)
+  project  = var.project_id
+  role     = "roles/secretmanager.secretAccessor"
+  member   = "serviceAccount:${google_service_account.sa["submit"].email}"
+
+  condition {
+    title      = "secrets ${each.value}*"
+    expression = "resource.name.startsWith(\"projects/${data.google_project.this.number}/secrets/${each.value}\")"
+  }
+}
+
 # ---- Invocation ----
 
 # The API is public at the IAM layer: users arrive with the platform's ID tokens, which the app

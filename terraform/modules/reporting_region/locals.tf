@@ -123,6 +123,11 @@ locals {
 
   function_env = {
     request = { REPORTING_OIDC_ISSUERS = local.oidc_issuers_json }
+    # ZATCA: the gateway, and where each property's key, CSID and API secret live (docs/regulatory/zatca.md).
+    submit = var.zatca_endpoint == null ? {} : {
+      REPORTING_ZATCA_ENDPOINT = var.zatca_endpoint
+      REPORTING_ZATCA_SECRETS  = "projects/${var.project_id}/secrets/zatca-{property_id}-{secret}/versions/latest"
+    }
   }
 
   job_env = {

@@ -245,6 +245,28 @@ variable "adapter_secrets" {
   }
 }
 
+variable "per_property_secret_prefixes" {
+  type        = list(string)
+  description = "Prefixes of secret ids created out of band for each property (KSA: zatca-, for zatca-<property>-private-key, -csid and -api-secret). The submit function may read exactly the secrets whose names start with one, through an IAM condition."
+  default     = []
+
+  validation {
+    condition     = alltrue([for s in var.per_property_secret_prefixes : can(regex("^[a-z][a-z0-9-]{2,30}-$", s))])
+    error_message = "a prefix is lower-case letters, digits and dashes, ending in a dash (e.g. zatca-)."
+  }
+}
+
+variable "zatca_endpoint" {
+  type        = string
+  description = "ZATCA's e-invoicing API base for the submit function (KSA only; null elsewhere): the simulation or production gateway, see docs/regulatory/zatca.md."
+  default     = null
+
+  validation {
+    condition     = var.zatca_endpoint == null || startswith(coalesce(var.zatca_endpoint, "https://"), "https://")
+    error_message = "the ZATCA endpoint is https."
+  }
+}
+
 # ---- Cloud SQL ----
 
 variable "sql_tier" {
