@@ -386,9 +386,10 @@ def _render_groups(pieces: _Pieces, limits: PdfLimits, link_callback: LinkCallba
             raise _too_many_pages(pages, limits)
         rows_done = next_first - first
         if keep and rows_done > 0:
-            # Size the next group from the rows a page took: a few full pages and a little more.
+            # Size the next group from the rows a page took: a few full pages and a row or two more,
+            # so the partly filled last page that is carried (rendered again) holds as little as possible.
             per_page = rows_done / keep
-            size = max(8, min(limits.max_group_rows, round(per_page * (limits.pages_per_group + 0.3))))
+            size = max(8, min(limits.max_group_rows, round(per_page * limits.pages_per_group) + 2))
         first = next_first
     return writer, groups
 
