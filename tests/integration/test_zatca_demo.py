@@ -35,3 +35,23 @@ def test_file_day_files_a_days_invoices_and_leaves_them_for_an_auditor(make_serv
     assert (again.documents, again.accepted, again.last_icv) == (summary.documents, summary.accepted,
                                                                  summary.last_icv)
     assert (out / "egs" / "private-key.pem").stat().st_mode & 0o077 == 0
+
+
+def test_exported_files_verify_offline_and_a_tampered_one_is_named(make_services, make_hotel, clock, tmp_path, capsys):
+    """`reporting zatca files DIR`: what a new user runs on make demo's out/ksa/zatca, without a database."""
+    from reporting.cli import main as cli
+
+    clock.set(datetime.now(timezone.utc))
+    services = make_services(Residency.KSA)
+    hotel = make_hotel(services)
+    out = tmp_path / "zatca"
+    assert file_day(services, hotel.tenant_id, hotel.property_id, hotel.yesterday, out).documents > 1
+    assert cli(["zatca", "files", str(out), "--qr"]) == 0
+    printed = capsys.readouterr().out
+    assert "OK:" in printed and "0 chain problem(s), 0 QR problem(s)" in printed and "Invoice total (with VAT)" in printed
+    second = sorted(out.glob("*.xml"))[1]
+    second.write_bytes(second.read_bytes().replace(b"SINV-", b"SINW-", 1))  # the number edited after signing
+    assert cli(["zatca", "files", str(out)]) == 1
+    printed = capsys.readouterr().out
+    assert "BROKEN" in printed
+    assert cli(["zatca", "files", str(tmp_path / "empty")]) == 2

@@ -4,6 +4,7 @@
     reporting zatca chain --tenant T --property P --all               # … or the whole chain from ICV 1
     reporting zatca qr --tenant T --submission S [--png qr.png]       # the QR's tags 1-9 by ZATCA's names
     reporting zatca export --tenant T --property P --date D --out DIR # signed XML + QR PNG per document
+    reporting zatca files out/ksa/zatca [--qr]                        # the same checks on exported XML files
 
 Configured from the environment like every job (REPORTING_DATABASE_URL or Cloud SQL); reads as
 reporting_app in the tenant's own transaction, so row-level security applies. Exit 0 when all is
@@ -116,8 +117,35 @@ def export(args: argparse.Namespace, services: Any, out: TextIO = sys.stdout) ->
     return 0 if documents else 2
 
 
+def files(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
+    """Verify exported documents without a database (what `make demo` or `export` wrote): one chain, and each QR."""
+    from reporting.adapters.regulatory.zatca.chain import verify_chain
+    from reporting.adapters.regulatory.zatca.inspect import qr_fields, qr_problems
+
+    paths = sorted(Path(args.dir).glob("*.xml"))
+    if not paths:
+        print(f"no documents: {args.dir} holds no .xml files", file=out)
+        return 2
+    xmls = [p.read_bytes() for p in paths]
+    report = verify_chain(xmls)
+    bad_qr = 0
+    for path, xml in zip(paths, xmls):
+        problems = qr_problems(xml)
+        bad_qr += bool(problems)
+        print(f"{path.name}: QR {'ok' if not problems else '; '.join(problems)}", file=out)
+        if args.qr and not problems:
+            for field in qr_fields(xml):
+                print(f"  {field.tag:>3}  {field.name:<80} {field.value}", file=out)
+    for problem in report.problems:
+        print(f"BROKEN {problem.code}: {problem.message}", file=out)
+    head = f", head ICV {report.head.icv}" if report.head else ""
+    print(f"{'OK' if report.ok and not bad_qr else 'BROKEN'}: {report.checked} documents, "
+          f"{len(report.problems)} chain problem(s), {bad_qr} QR problem(s){head}", file=out)
+    return 0 if report.ok and not bad_qr else 1
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """`reporting zatca chain | qr | export`."""
+    """`reporting zatca chain | qr | export | files`."""
     commands = parser.add_subparsers(dest="zatca_command", required=True)
     p = commands.add_parser("chain", help="verify a property's invoice hash chain across a day (or all of it)")
     p.add_argument("--tenant", required=True, metavar="TENANT_ID")
@@ -138,6 +166,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--date", required=True, help="an issue date (YYYY-MM-DD, Riyadh)")
     p.add_argument("--out", required=True, help="the folder")
     p.set_defaults(func=_run, action=export)
+    p = commands.add_parser("files", help="verify exported XML files (e.g. make demo's out/ksa/zatca): chain and QRs")
+    p.add_argument("dir", help="a folder of signed invoice XML files")
+    p.add_argument("--qr", action="store_true", help="print each QR's tags 1-9 by ZATCA's names")
+    p.set_defaults(func=lambda args: files(args))
 
 
 def _run(args: argparse.Namespace) -> int:
