@@ -145,6 +145,20 @@ def test_a_missed_day_is_caught_up_with_one_run_per_missed_occurrence(api, make_
         assert uow.schedules.get(schedule.schedule_id).next_fire_at == datetime(2026, 11, 29, 1, 30, tzinfo=UTC)
 
 
+def test_hourly_per_subject_regulatory_runs_report_on_the_day_so_far(api, make_hotel, owner, clock):
+    """ZATCA invoices and Form C arrivals each have 24 hours: their hourly runs cover today so far, so an
+    invoice is filed within the hour; an operational schedule at the same minute still reports yesterday."""
+    hotel = make_hotel(api)  # Asia/Kabul, +04:30
+    owner.track("AF", hotel.tenant_id)
+    zatca = next(t for t in platform_templates() if t.regulatory_adapter == "ksa_zatca").template_version_id
+    hourly = new_schedule(api, hotel, cron="0 * * * *", version=zatca)
+    daily = new_schedule(api, hotel, cron="0 * * * *")
+    clock.set(datetime(2026, 11, 25, 5, 31, tzinfo=UTC))  # 10:01 in Kabul on the 25th; due since 05:30Z
+    tick(clock.now(), api.deps)
+    runs = {r["idempotency_key"].split(":")[1]: r["run_date"] for r in scheduled_runs(owner, hotel.tenant_id)}
+    assert runs == {hourly.schedule_id: date(2026, 11, 25), daily.schedule_id: date(2026, 11, 24)}
+
+
 def test_a_replayed_tick_finds_the_runs_already_there(api, make_hotel, owner, clock):
     """A tick that requested runs but whose advance was lost (or two overlapping ticks): duplicates, no new run."""
     hotel = make_hotel(api)

@@ -151,9 +151,11 @@ class Recurrence:
             at = self.next_after(at)
         return CatchUp(tuple(occurrences), dropped, at)
 
-    def business_date(self, scheduled_at: datetime) -> date:
-        """The business date an occurrence reports on: the day before its local date (see schedules.py)."""
-        return scheduled_at.astimezone(self.zone).date() - timedelta(days=1)
+    def business_date(self, scheduled_at: datetime, *, day_so_far: bool = False) -> date:
+        """The business date an occurrence reports on: the day before its local date, or for a per-subject
+        regulatory template the local date itself (the day so far; see schedules.py)."""
+        local = scheduled_at.astimezone(self.zone).date()
+        return local if day_so_far else local - timedelta(days=1)
 
 
 @dataclass(frozen=True)
@@ -198,6 +200,7 @@ class Firing:
     formats: list[str]
     locale: str
     next_fire_at: datetime
+    regulatory_adapter: str | None = None  # of the pinned version: per-subject ones report on the day so far
 
 
 @dataclass

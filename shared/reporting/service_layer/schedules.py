@@ -8,6 +8,11 @@ Decisions (SPEC §3, §4, §6; say so in the issue note when changing them):
   on 25 Nov reports on 24 Nov — the night audit's day. It depends only on the
   occurrence, never on when the tick ran, so a caught-up occurrence reports on the
   same day it would have on time, and a retried tick computes the same run.
+  Per-subject regulatory templates (ZATCA invoices, Form C arrivals; PER_SUBJECT_ADAPTERS) are
+  the exception: their run reports on the local date of the occurrence, the day so far, so an
+  hourly schedule files each invoice or arrival within the hour and leaves ~23 of its 24 hours
+  for retries (SPEC §8). Later runs of the same day repeat earlier subjects, which open nothing
+  twice (a submission per subject).
 - **Paused schedules**: a tenant that may not work (flag off, locked_readonly during a
   residency move, importing, moved) is paused. due_schedules() does not return its
   schedules, and the tick, which checks the tenant again in its own transaction,
@@ -38,6 +43,7 @@ from reporting.domain.errors import (AuthzDenied, ConcurrentUpdate, NotFound, Re
                                      ValidationFailed)
 from reporting.domain.report_run import DUE_AFTER, ReportRun, RunOrigin, idempotency_key, request_hash
 from reporting.domain.schedule import Firing, Schedule, ScheduleAdvance
+from reporting.domain.submission import PER_SUBJECT_ADAPTERS
 from reporting.domain.template import TemplateVersion
 from reporting.logs import get_logger
 from reporting.service_layer.dependencies import Dependencies
@@ -343,7 +349,8 @@ def _fire_batch(tenant_id: str, schedule_ids: list[str], now: datetime, deps: De
 
 def _scheduled_run(schedule: Firing, scheduled_at: datetime, now: datetime) -> ReportRun:
     """The run of one occurrence: the same key, business date and request hash however often it is built."""
-    run_date = schedule.recurrence.business_date(scheduled_at)
+    run_date = schedule.recurrence.business_date(
+        scheduled_at, day_so_far=schedule.regulatory_adapter in PER_SUBJECT_ADAPTERS)
     due_by = scheduled_at + DUE_AFTER[RunOrigin.SCHEDULE]
     # ReportRun.request counts due time from `now`; a zero delta would read as "use the default".
     due_after = due_by - now  # due 30 min after the scheduled time, not after the tick that caught it up

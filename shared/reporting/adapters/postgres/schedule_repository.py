@@ -95,7 +95,7 @@ class ScheduleRepository:
         SKIP LOCKED: a schedule another tick holds right now is that tick's to fire."""
         rows = fetch_all(self._conn, """
             SELECT s.schedule_id, s.tenant_id, s.property_id, s.template_version_id, v.snapshot_hash, s.cron,
-                   s.timezone, s.params, s.formats, s.locale, s.next_fire_at
+                   s.timezone, s.params, s.formats, s.locale, s.next_fire_at, v.regulatory_adapter
               FROM reporting.schedules s
               JOIN reporting.template_versions v ON v.template_version_id = s.template_version_id
              WHERE s.schedule_id = ANY (CAST(:ids AS uuid[]))
@@ -106,7 +106,7 @@ class ScheduleRepository:
                        property_id=str(r["property_id"]), template_version_id=str(r["template_version_id"]),
                        snapshot_hash=r["snapshot_hash"], recurrence=Recurrence(r["cron"], r["timezone"]),
                        params=r["params"], formats=list(r["formats"]), locale=r["locale"],
-                       next_fire_at=r["next_fire_at"]) for r in rows]
+                       next_fire_at=r["next_fire_at"], regulatory_adapter=r["regulatory_adapter"]) for r in rows]
 
     def add_runs(self, runs: list[ReportRun]) -> set[str]:
         """Insert the runs in one statement, skipping idempotency keys the tenant already has; returns the
