@@ -81,21 +81,12 @@ class DuckDBWarehouseLoader(WarehouseLoader):
             _check_rows(table, rows)
         counts: dict[str, int] = {}
         try:
-            cur = self._warehouse._cursor()  # the warehouse's own connection helper (the `dw` catalog selected)
-            try:
-                cur.execute("BEGIN TRANSACTION")
-                try:
-                    cur.execute(_DELETE_ROOM_NIGHTS, {**ranged, "reservation_ids": reservation_ids})
-                    cur.execute(_DELETE_RESERVATIONS, {**ranged, "reservation_ids": reservation_ids})
-                    cur.execute(_DELETE_ROOM_STATUS, ranged)
-                    for table in HISTORY_TABLES:
-                        counts[table] = _write(cur, table, scope, tables.get(table, ()))
-                    cur.execute("COMMIT")
-                except BaseException:
-                    cur.execute("ROLLBACK")
-                    raise
-            finally:
-                cur.close()
+            with self._warehouse.transaction() as cur:
+                cur.execute(_DELETE_ROOM_NIGHTS, {**ranged, "reservation_ids": reservation_ids})
+                cur.execute(_DELETE_RESERVATIONS, {**ranged, "reservation_ids": reservation_ids})
+                cur.execute(_DELETE_ROOM_STATUS, ranged)
+                for table in HISTORY_TABLES:
+                    counts[table] = _write(cur, table, scope, tables.get(table, ()))
         except duckdb.Error as exc:
             # Not the message: a constraint error quotes the row's values (guest data); the cause keeps it.
             log.warning("history load failed; nothing was replaced", extra={"error_type": type(exc).__name__,

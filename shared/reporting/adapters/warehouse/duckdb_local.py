@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -201,20 +202,26 @@ class DuckDBWarehouse(Warehouse):
 
     def load_tables(self, tables: Mapping[str, Sequence[Mapping[str, Any]]]) -> dict[str, int]:
         """Append rows to several dw tables in one transaction; returns counts per table."""
-        cur = self._cursor()
         counts: dict[str, int] = {}
+        with self.transaction() as cur:
+            for table, rows in tables.items():
+                counts[table] = self._insert(cur, table, rows)
+        return counts
+
+    @contextmanager
+    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A cursor (the `dw` catalog selected) in one transaction: committed on leaving, rolled back on any error."""
+        cur = self._cursor()
         try:
             cur.execute("BEGIN TRANSACTION")
             try:
-                for table, rows in tables.items():
-                    counts[table] = self._insert(cur, table, rows)
+                yield cur
                 cur.execute("COMMIT")
             except BaseException:
                 cur.execute("ROLLBACK")
                 raise
         finally:
             cur.close()
-        return counts
 
     def _insert(self, cur: duckdb.DuckDBPyConnection, table: str, rows: Sequence[Mapping[str, Any]]) -> int:
         """Insert rows column-wise: one statement binding each column as a list (executemany is ~100x slower)."""
