@@ -169,7 +169,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p = commands.add_parser("files", help="verify exported XML files (e.g. make demo's out/ksa/zatca): chain and QRs")
     p.add_argument("dir", help="a folder of signed invoice XML files")
     p.add_argument("--qr", action="store_true", help="print each QR's tags 1-9 by ZATCA's names")
-    p.set_defaults(func=lambda args: files(args))
+    p.set_defaults(func=lambda args: files(args, sys.stdout))  # the stdout of the call, not of the import
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -178,6 +178,6 @@ def _run(args: argparse.Namespace) -> int:
 
     services = Services(Settings.from_env())
     try:
-        return int(args.action(args, services))
+        return int(args.action(args, services, sys.stdout))  # the stdout of the call, not of the import
     finally:
         services.close()
