@@ -254,6 +254,31 @@ def _translate(exc: Exception, *, phase: str, budget: int, job_id: str | None) -
 # -- adapter -------------------------------------------------------------------------------
 
 
+def job_labels(component: str, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The labels every job of a component carries (billing and audit by residency), checked at start-up."""
+    labels = {"service": "reporting", "component": component, **(extra or {})}
+    bad = [k for k, v in labels.items() if not (k and _LABEL.match(k) and _LABEL.match(v))]
+    if bad:
+        raise ValueError(f"BigQuery labels must be lowercase letters, digits, '_' or '-': {bad}")
+    return labels
+
+
+class LazyClient:
+    """A BigQuery client made on first call, once, whichever thread calls first (cold start: credentials
+    are looked up only when a query needs them)."""
+
+    def __init__(self, project: str, location: str, factory: Callable[[], bigquery.Client] | None = None) -> None:
+        self._factory = factory or (lambda: bigquery.Client(project=project, location=location))
+        self._client: bigquery.Client | None = None
+        self._lock = threading.Lock()
+
+    def __call__(self) -> bigquery.Client:
+        with self._lock:
+            if self._client is None:
+                self._client = self._factory()
+            return self._client
+
+
 class BigQueryWarehouse(Warehouse):
     """Warehouse port on BigQuery: dry-run budget check, capped query, typed named parameters."""
 
@@ -274,28 +299,16 @@ class BigQueryWarehouse(Warehouse):
             raise ValueError("BigQueryWarehouse needs a project, a location and a dataset")
         if max_bytes_billed <= 0:
             raise ValueError("max_bytes_billed must be positive")
-        labels = {"service": "reporting", "component": "warehouse", **(labels or {})}
-        bad = [k for k, v in labels.items() if not (k and _LABEL.match(k) and _LABEL.match(v))]
-        if bad:
-            raise ValueError(f"BigQuery labels must be lowercase letters, digits, '_' or '-': {bad}")
+        labels = job_labels("warehouse", labels)
         self._project = project
         self._location = location
         self._dataset = dataset
         self._max_bytes_billed = max_bytes_billed
         self._labels = labels
-        self._client_factory = client_factory or (lambda: bigquery.Client(project=project, location=location))
+        self._bq = LazyClient(project, location, client_factory)
         self._timeout = timeout_seconds
         self._retry = DEFAULT_RETRY.with_timeout(retry_seconds)
         self._job_retry = DEFAULT_JOB_RETRY.with_timeout(retry_seconds)
-        self._client: bigquery.Client | None = None
-        self._lock = threading.Lock()
-
-    def _bq(self) -> bigquery.Client:
-        """The client, created once (credentials are looked up only then)."""
-        with self._lock:
-            if self._client is None:
-                self._client = self._client_factory()
-            return self._client
 
     # -- port -------------------------------------------------------------------------------
 

@@ -24,7 +24,6 @@ import decimal
 import io
 import json
 import re
-import threading
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -32,6 +31,7 @@ from typing import Any
 from google.api_core import exceptions as gexc
 from google.cloud import bigquery
 
+from reporting.adapters.warehouse.bigquery import LazyClient, job_labels
 from reporting.adapters.warehouse.duckdb_loader import HISTORY_TABLES, KEYS, UPSERTED, check_replace_request
 from reporting.domain.errors import WarehouseUnavailable
 from reporting.logs import get_logger
@@ -48,7 +48,6 @@ _SCOPE_SCHEMA = [bigquery.SchemaField("tenant_id", "STRING", mode="REQUIRED"),
                  bigquery.SchemaField("last_date", "DATE", mode="REQUIRED")]
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,299}$")
 _PROJECT = re.compile(r"^[a-z][a-z0-9.:-]{2,98}[a-z0-9]$")
-_LABEL = re.compile(r"^[a-z0-9_-]{0,63}$")
 
 
 def staging_table_name(token: str, table: str) -> str:
@@ -145,26 +144,14 @@ class BigQueryWarehouseLoader(WarehouseLoader):
                  labels: Mapping[str, str] | None = None) -> None:
         """Remember where the warehouse lives; the client is created on first use."""
         _quoted(project, dataset)  # refuse an id that could not be a plain identifier, at start-up
-        labels = {"service": "reporting", "component": "history-import", **(labels or {})}
-        bad = [k for k, v in labels.items() if not (k and _LABEL.match(k) and _LABEL.match(v))]
-        if bad:
-            raise ValueError(f"BigQuery labels must be lowercase letters, digits, '_' or '-': {bad}")
+        labels = job_labels("history-import", labels)
         self._project = project
         self._location = location
         self._dataset = dataset
-        self._client_factory = client_factory or (lambda: bigquery.Client(project=project, location=location))
+        self._bq = LazyClient(project, location, client_factory)
         self._staging_ttl = staging_ttl
         self._timeout = timeout_seconds
         self._labels = labels
-        self._client: bigquery.Client | None = None
-        self._lock = threading.Lock()
-
-    def _bq(self) -> bigquery.Client:
-        """The client, created once (credentials are looked up only then)."""
-        with self._lock:
-            if self._client is None:
-                self._client = self._client_factory()
-            return self._client
 
     def _ref(self, table: str) -> bigquery.TableReference:
         return bigquery.TableReference(bigquery.DatasetReference(self._project, self._dataset), table)
