@@ -8,7 +8,7 @@ from typing import Any
 from cloudevents.http import CloudEvent
 
 from reporting.adapters.local.bus import to_cloud_event
-from reporting.adapters.postgres.connection import fetch_all
+from reporting.adapters.postgres.connection import connect, fetch_all, fetch_one
 
 
 def outbox(services, tenant_id: str, event_type: str | None = None) -> list[dict[str, Any]]:
@@ -36,3 +36,13 @@ def raw_cloud_event(data: bytes, attributes: dict[str, str] | None = None) -> Cl
 
 def json_event(payload: Any) -> CloudEvent:
     return raw_cloud_event(json.dumps(payload).encode())
+
+
+def completed_envelope(migrated, run_id: str) -> dict:
+    """The report_run.completed.v1 envelope a run's completion wrote to the outbox (what submit receives)."""
+    conn = connect(migrated.owner)
+    try:
+        return fetch_one(conn, "SELECT envelope FROM reporting.outbox WHERE aggregate_id = :r AND "
+                               "subject = 'report_run.completed.v1'", {"r": run_id})["envelope"]
+    finally:
+        conn.close()

@@ -23,7 +23,7 @@ from reporting.service_layer.commands import RequestReportRun, RerenderReportRun
 from reporting.service_layer.report_runs import request_report_run, rerender_report_run
 from reporting.service_layer.submit import ATTEMPT_TIMEOUT, watch_submissions
 from reporting.service_layer.tenants import sync_property
-from tests.integration.helpers import json_event
+from tests.integration.helpers import completed_envelope, json_event
 
 pytestmark = pytest.mark.integration
 
@@ -100,15 +100,6 @@ def events(migrated, tenant_id: str, subject: str) -> list[dict]:
         conn.close()
 
 
-def completed_event(migrated, tenant_id: str, run_id: str) -> dict:
-    conn = connect(migrated.owner)
-    try:
-        return fetch_one(conn, "SELECT envelope FROM reporting.outbox WHERE aggregate_id = :r AND "
-                               "subject = 'report_run.completed.v1'", {"r": run_id})["envelope"]
-    finally:
-        conn.close()
-
-
 def run_watchdog_until(services, clock, until: datetime, step=timedelta(minutes=5)):
     while clock.now() < until:
         clock.advance(seconds=step.total_seconds())
@@ -125,7 +116,7 @@ def test_a_regulatory_run_opens_one_submission_per_subject_however_often_its_eve
         "af_police", "business_date", police_hotel.yesterday.isoformat())
     assert submission["state"] == "accepted" and submission["authority_reference"].startswith("FAKE-AF_POLICE-")
     assert submission["cutoff_at"] == business_date_cutoff(Adapter.AF_POLICE, police_hotel.yesterday)
-    envelope = completed_event(migrated, police_hotel.tenant_id, run.run_id)
+    envelope = completed_envelope(migrated, run.run_id)
     for _ in range(3):  # redelivered
         assert consume("submit", json_event(envelope), services).status == "processed"
     assert len(submissions(migrated, police_hotel.tenant_id)) == 1

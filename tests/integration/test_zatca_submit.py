@@ -31,7 +31,7 @@ from reporting.service_layer.commands import RequestReportRun, RerenderReportRun
 from reporting.service_layer.report_runs import request_report_run, rerender_report_run
 from reporting.service_layer.submit import ATTEMPT_TIMEOUT, attempt
 from reporting.service_layer.tenants import sync_property
-from tests.integration.helpers import json_event
+from tests.integration.helpers import completed_envelope, json_event
 
 pytestmark = pytest.mark.integration
 
@@ -101,15 +101,6 @@ def settle(services, hotel, clock) -> list[str]:
     tests' leftovers in the session's database are not ours to file): every open submission, attempted."""
     return [attempt(hotel.tenant_id, s.submission_id, services.deps, services.deps.regulatory)
             for s in submissions(services, hotel) if not s.is_final]
-
-
-def completed_envelope(migrated, run_id: str) -> dict:
-    conn = connect(migrated.owner)
-    try:
-        return fetch_one(conn, "SELECT envelope FROM reporting.outbox WHERE aggregate_id = :r AND "
-                               "subject = 'report_run.completed.v1'", {"r": run_id})["envelope"]
-    finally:
-        conn.close()
 
 
 def cli(action, services, **args) -> tuple[int, str]:
