@@ -28,6 +28,10 @@ AUTHORITY_TIMEZONE: dict[Adapter, str] = {
 }
 AF_POLICE_DEADLINE = time(10, 0)  # the next day, local time (assumption, SPEC §8)
 PER_SUBJECT_WINDOW = timedelta(hours=24)  # ZATCA and Form C
+# Their subject is one invoice or one guest's arrival, each cut off PER_SUBJECT_WINDOW after it: their
+# scheduled runs report on the day so far, hourly, so a subject is filed within about an hour of
+# existing and keeps some 23 hours of retry room (service_layer/schedules.py).
+PER_SUBJECT_ADAPTERS = frozenset({Adapter.KSA_ZATCA, Adapter.IN_FORM_C})
 
 RETRY_BASE = timedelta(minutes=1)
 RETRY_CAP = timedelta(minutes=30)

@@ -54,11 +54,6 @@ class SubjectKind(StrEnum):
 
 
 # Each live adapter's subject granularity (SPEC §8); the fake adapter stands in for any of them.
-# Adapters whose subject is one invoice or one guest's arrival, each with its own 24-hour cutoff
-# (SPEC §8): their scheduled runs report on the day so far, hourly, so a subject is filed within
-# about an hour of existing and keeps some 23 hours of retry room.
-PER_SUBJECT_ADAPTERS: frozenset[str] = frozenset({"ksa_zatca", "in_form_c"})
-
 SUBJECT_KINDS: dict[Adapter, frozenset[SubjectKind]] = {
     Adapter.FAKE: frozenset(SubjectKind),
     Adapter.AF_POLICE: frozenset({SubjectKind.BUSINESS_DATE}),

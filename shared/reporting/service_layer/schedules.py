@@ -39,11 +39,11 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 
+from reporting.domain.cutoffs import PER_SUBJECT_ADAPTERS
 from reporting.domain.errors import (AuthzDenied, ConcurrentUpdate, NotFound, ResidencyMismatch, TenantLocked,
                                      ValidationFailed)
 from reporting.domain.report_run import DUE_AFTER, ReportRun, RunOrigin, idempotency_key, request_hash
 from reporting.domain.schedule import Firing, Schedule, ScheduleAdvance
-from reporting.domain.submission import PER_SUBJECT_ADAPTERS
 from reporting.domain.template import TemplateVersion
 from reporting.logs import get_logger
 from reporting.service_layer.dependencies import Dependencies
