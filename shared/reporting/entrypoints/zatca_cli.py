@@ -39,7 +39,7 @@ def _print_chain(documents: list[StoredDocument], report: ChainReport, out: Text
         print(f"BROKEN {problem.code}: {problem.message}", file=out)
 
 
-def chain(args: argparse.Namespace, services: Any, out: TextIO = sys.stdout) -> int:
+def chain(args: argparse.Namespace, services: Any, out: TextIO) -> int:
     """Verify a day's stretch (or the whole) of a property's chain: hashes, signatures, counters, PIHs."""
     store: ZatcaStore = services.zatca_store
     public_key = None
@@ -70,7 +70,7 @@ def chain(args: argparse.Namespace, services: Any, out: TextIO = sys.stdout) -> 
     return 1
 
 
-def qr(args: argparse.Namespace, services: Any, out: TextIO = sys.stdout) -> int:
+def qr(args: argparse.Namespace, services: Any, out: TextIO) -> int:
     """Print each document of a submission with its QR decoded, tag by tag, checked against the document."""
     from reporting.adapters.regulatory.zatca.inspect import qr_fields
     from reporting.adapters.regulatory.zatca.qr import qr_png
@@ -104,7 +104,7 @@ def qr(args: argparse.Namespace, services: Any, out: TextIO = sys.stdout) -> int
     return 1 if bad else 0
 
 
-def export(args: argparse.Namespace, services: Any, out: TextIO = sys.stdout) -> int:
+def export(args: argparse.Namespace, services: Any, out: TextIO) -> int:
     """Write the signed XML and a QR PNG of each document issued on a date (ICV-number.xml, …-qr.png)."""
     from reporting.adapters.regulatory.zatca.inspect import write_document_files
 
@@ -117,7 +117,7 @@ def export(args: argparse.Namespace, services: Any, out: TextIO = sys.stdout) ->
     return 0 if documents else 2
 
 
-def files(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
+def files(args: argparse.Namespace, out: TextIO) -> int:
     """Verify exported documents without a database (what `make demo` or `export` wrote): one chain, and each QR."""
     from reporting.adapters.regulatory.zatca.chain import verify_chain
     from reporting.adapters.regulatory.zatca.inspect import qr_fields, qr_problems
@@ -169,7 +169,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p = commands.add_parser("files", help="verify exported XML files (e.g. make demo's out/ksa/zatca): chain and QRs")
     p.add_argument("dir", help="a folder of signed invoice XML files")
     p.add_argument("--qr", action="store_true", help="print each QR's tags 1-9 by ZATCA's names")
-    p.set_defaults(func=lambda args: files(args, sys.stdout))  # the stdout of the call, not of the import
+    p.set_defaults(func=lambda args: files(args, sys.stdout))
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -178,6 +178,6 @@ def _run(args: argparse.Namespace) -> int:
 
     services = Services(Settings.from_env())
     try:
-        return int(args.action(args, services, sys.stdout))  # the stdout of the call, not of the import
+        return int(args.action(args, services, sys.stdout))
     finally:
         services.close()
